@@ -20,6 +20,8 @@
 #pragma weak as4ctl_cmd_show
 #pragma weak as4ctl_cmd_retry
 #pragma weak as4ctl_cmd_status
+#pragma weak as4_wss_global_init
+#pragma weak as4_wss_global_cleanup
 
 struct command {
 	const char *name;
@@ -71,12 +73,14 @@ int main(int argc, char **argv)
 		}
 		as4_xml_global_init();
 		int rc;
-		if (as4_wss_global_init() != AS4_OK) {
+		if (as4_wss_global_init != NULL && as4_wss_global_init() != AS4_OK) {
 			fputs("as4ctl: cannot initialise xmlsec\n", stderr);
 			rc = AS4CTL_REFUSED;
 		} else {
 			rc = commands[i].fn(argc - 1, argv + 1);
-			as4_wss_global_cleanup();
+			if (as4_wss_global_cleanup != NULL) {
+				as4_wss_global_cleanup();
+			}
 		}
 		as4_xml_global_cleanup();
 		return rc;
