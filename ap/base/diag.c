@@ -45,8 +45,7 @@ as4_err as4_diag_set(struct as4_diag *d, as4_err err, const char *fmt, ...)
 	return err;
 }
 
-as4_err as4_diag_set_field(struct as4_diag *d, as4_err err, const char *field, const char *fmt,
-			   ...)
+as4_err as4_diag_set_field(struct as4_diag *d, as4_err err, const char *field, const char *fmt, ...)
 {
 	if (d == NULL) {
 		return err;

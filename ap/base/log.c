@@ -16,8 +16,8 @@ static enum as4_log_format log_format = AS4_LOG_JSON;
 static _Atomic int log_level = AS4_LOG_INFO;
 
 static const char *const level_names[] = {
-	[AS4_LOG_ERR] = "error",   [AS4_LOG_WARNING] = "warning", [AS4_LOG_NOTICE] = "notice",
-	[AS4_LOG_INFO] = "info",   [AS4_LOG_DEBUG] = "debug",
+        [AS4_LOG_ERR] = "error", [AS4_LOG_WARNING] = "warning", [AS4_LOG_NOTICE] = "notice",
+        [AS4_LOG_INFO] = "info", [AS4_LOG_DEBUG] = "debug",
 };
 
 void as4_log_setup(int fd, enum as4_log_format fmt, enum as4_log_level level)
@@ -141,7 +141,7 @@ static as4_err put_field(struct as4_buf *b, const char *key, const char *val, bo
 }
 
 void as4_log_vctx(enum as4_log_level level, const struct as4_log_ctx *ctx, const char *fmt,
-		  va_list ap)
+                  va_list ap)
 {
 	if ((int)level > atomic_load(&log_level)) {
 		return;

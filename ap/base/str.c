@@ -178,13 +178,13 @@ as4_err as4_parse_size(const char *s, uint64_t *out)
 		const char *unit;
 		uint64_t mul;
 	} units[] = {{"", 1},
-		     {"b", 1},
-		     {"k", 1024},
-		     {"kb", 1024},
-		     {"m", 1024 * 1024},
-		     {"mb", 1024 * 1024},
-		     {"g", 1024ULL * 1024 * 1024},
-		     {"gb", 1024ULL * 1024 * 1024}};
+	             {"b", 1},
+	             {"k", 1024},
+	             {"kb", 1024},
+	             {"m", 1024 * 1024},
+	             {"mb", 1024 * 1024},
+	             {"g", 1024ULL * 1024 * 1024},
+	             {"gb", 1024ULL * 1024 * 1024}};
 	uint64_t n;
 	char unit[8];
 	if (split_number(s, &n, unit) != AS4_OK) {
@@ -244,7 +244,7 @@ void as4_hex_encode(const uint8_t *p, size_t n, char *out)
 }
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *as4_b64_encode(const uint8_t *p, size_t n, size_t line_len)
 {
@@ -276,8 +276,8 @@ char *as4_b64_encode(const uint8_t *p, size_t n, size_t line_len)
 			v |= p[i + 2];
 		}
 		char quad[4] = {b64_alphabet[(v >> 18) & 63], b64_alphabet[(v >> 12) & 63],
-				rem > 1 ? b64_alphabet[(v >> 6) & 63] : '=',
-				rem > 2 ? b64_alphabet[v & 63] : '='};
+		                rem > 1 ? b64_alphabet[(v >> 6) & 63] : '=',
+		                rem > 2 ? b64_alphabet[v & 63] : '='};
 		for (int k = 0; k < 4; k++) {
 			if (line_len > 0 && col == line_len) {
 				out[o++] = '\r';
@@ -383,8 +383,8 @@ bool as4_xml_encname_valid(const char *s)
 	}
 	for (const char *p = s + 1; *p != '\0'; p++) {
 		char c = *p;
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			  c == '.' || c == '_' || c == '-';
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 		if (!ok) {
 			return false;
 		}

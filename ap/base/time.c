@@ -42,7 +42,8 @@ void as4_time_format(int64_t ms, char out[AS4_TIME_TEXT_MAX])
 	unsigned frac = (unsigned)(ms - (int64_t)secs * 1000) % 1000u;
 	struct tm tm;
 	gmtime_r(&secs, &tm);
-	/* the date part has a fixed width for years 0..9999; strftime keeps gcc's range check quiet */
+	/* the date part has a fixed width for years 0..9999; strftime keeps gcc's range check quiet
+	 */
 	size_t n = strftime(out, AS4_TIME_TEXT_MAX - 5, "%Y-%m-%dT%H:%M:%S", &tm);
 	out[n] = '.';
 	out[n + 1] = (char)('0' + frac / 100);

@@ -56,7 +56,7 @@ struct parse_state {
 };
 
 static void on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *ext_id,
-			       const xmlChar *sys_id)
+                               const xmlChar *sys_id)
 {
 	(void)name;
 	(void)ext_id;
@@ -69,7 +69,7 @@ static void on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *ex
 }
 
 static void on_entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *public_id,
-			   const xmlChar *system_id, xmlChar *content)
+                           const xmlChar *system_id, xmlChar *content)
 {
 	(void)name;
 	(void)type;
@@ -93,7 +93,7 @@ static as4_err check_tree(xmlDoc *doc, const struct as4_limits *lim, struct as4_
 		nodes++;
 		if (nodes > lim->max_xml_nodes) {
 			return as4_diag_set(d, AS4_E_LIMIT, "XML has more than %zu nodes",
-					    lim->max_xml_nodes);
+			                    lim->max_xml_nodes);
 		}
 		if (n->type == XML_ELEMENT_NODE) {
 			for (xmlAttr *a = n->properties; a != NULL; a = a->next) {
@@ -103,15 +103,15 @@ static as4_err check_tree(xmlDoc *doc, const struct as4_limits *lim, struct as4_
 		if (n->type == XML_DTD_NODE || n->type == XML_ENTITY_REF_NODE ||
 		    n->type == XML_ENTITY_DECL) {
 			return as4_diag_set(d, AS4_E_DOCTYPE,
-					    "DTD or entity reference not allowed (line %d)",
-					    xmlGetLineNo(n) > 0 ? (int)xmlGetLineNo(n) : 0);
+			                    "DTD or entity reference not allowed (line %d)",
+			                    xmlGetLineNo(n) > 0 ? (int)xmlGetLineNo(n) : 0);
 		}
 		if (n->children != NULL && n->type == XML_ELEMENT_NODE) {
 			depth++;
 			if (depth > lim->max_xml_depth) {
 				return as4_diag_set(d, AS4_E_LIMIT,
-						    "XML nesting deeper than %zu (line %ld)",
-						    lim->max_xml_depth, xmlGetLineNo(n));
+				                    "XML nesting deeper than %zu (line %ld)",
+				                    lim->max_xml_depth, xmlGetLineNo(n));
 			}
 			n = n->children;
 			continue;
@@ -131,7 +131,7 @@ static as4_err check_tree(xmlDoc *doc, const struct as4_limits *lim, struct as4_
 }
 
 as4_err as4_xml_parse(const uint8_t *buf, size_t len, const struct as4_limits *lim, xmlDoc **out,
-		      struct as4_diag *d)
+                      struct as4_diag *d)
 {
 	struct as4_limits defaults;
 	if (lim == NULL) {
@@ -157,7 +157,7 @@ as4_err as4_xml_parse(const uint8_t *buf, size_t len, const struct as4_limits *l
 	doc = xmlCtxtReadMemory(ctxt, (const char *)buf, (int)len, NULL, NULL, opts);
 	if (st.doctype) {
 		err = as4_diag_set(d, AS4_E_DOCTYPE, "DOCTYPE declaration not allowed (line %d)",
-				   st.doctype_line);
+		                   st.doctype_line);
 		goto out;
 	}
 	if (doc == NULL || !ctxt->wellFormed) {
@@ -260,9 +260,9 @@ const char *as4_xml_attr(const xmlNode *node, const char *ns, const char *name)
 		if (strcmp((const char *)a->name, name) != 0) {
 			continue;
 		}
-		bool ns_ok = ns == NULL ? (a->ns == NULL)
-					: (a->ns != NULL &&
-					   strcmp((const char *)a->ns->href, ns) == 0);
+		bool ns_ok =
+		        ns == NULL ? (a->ns == NULL)
+		                   : (a->ns != NULL && strcmp((const char *)a->ns->href, ns) == 0);
 		if (!ns_ok) {
 			continue;
 		}

@@ -30,23 +30,23 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"inspect", as4ctl_cmd_inspect,
-	 "inspect FILE [--key PEM]... [--cert PEM]... [--trust PEM]... [--at TIME] [--out DIR] "
-	 "[--json]"},
-	{"certs", as4ctl_cmd_certs, "certs dev DIR | certs show FILE"},
-	{"pmode", as4ctl_cmd_pmode, "pmode validate FILE... | pmode list|get ID|apply FILE"},
-	{"smp", as4ctl_cmd_smp,
-	 "smp lookup PARTICIPANT DOCTYPE [PROCESS] [--network NAME] [--json] | "
-	 "smp inspect FILE --trust CERT... [--at TIME] [--signature-only] [--json]"},
-	{"sbdh", as4ctl_cmd_sbdh,
-	 "sbdh wrap --sender GLN --receiver GLN --document ID --process ID FILE | "
-	 "sbdh inspect FILE [--json]"},
-	{"send", as4ctl_cmd_send, "send [options] FILE..."},
-	{"ping", as4ctl_cmd_ping, "ping PARTY"},
-	{"messages", as4ctl_cmd_messages, "messages [filters] [--json]"},
-	{"show", as4ctl_cmd_show, "show ID [--json]"},
-	{"retry", as4ctl_cmd_retry, "retry ID"},
-	{"status", as4ctl_cmd_status, "status [--json]"},
+        {"inspect", as4ctl_cmd_inspect,
+         "inspect FILE [--key PEM]... [--cert PEM]... [--trust PEM]... [--at TIME] [--out DIR] "
+         "[--json]"},
+        {"certs", as4ctl_cmd_certs, "certs dev DIR | certs show FILE"},
+        {"pmode", as4ctl_cmd_pmode, "pmode validate FILE... | pmode list|get ID|apply FILE"},
+        {"smp", as4ctl_cmd_smp,
+         "smp lookup PARTICIPANT DOCTYPE [PROCESS] [--network NAME] [--json] | "
+         "smp inspect FILE --trust CERT... [--at TIME] [--signature-only] [--json]"},
+        {"sbdh", as4ctl_cmd_sbdh,
+         "sbdh wrap --sender GLN --receiver GLN --document ID --process ID FILE | "
+         "sbdh inspect FILE [--json]"},
+        {"send", as4ctl_cmd_send, "send [options] FILE..."},
+        {"ping", as4ctl_cmd_ping, "ping PARTY"},
+        {"messages", as4ctl_cmd_messages, "messages [filters] [--json]"},
+        {"show", as4ctl_cmd_show, "show ID [--json]"},
+        {"retry", as4ctl_cmd_retry, "retry ID"},
+        {"status", as4ctl_cmd_status, "status [--json]"},
 };
 
 static void usage(FILE *f)

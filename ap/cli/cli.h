@@ -6,9 +6,9 @@
  */
 #pragma once
 
-#define AS4CTL_OK 0
+#define AS4CTL_OK      0
 #define AS4CTL_REFUSED 1
-#define AS4CTL_USAGE 2
+#define AS4CTL_USAGE   2
 
 /* `as4ctl inspect FILE [--key PEM]... [--cert PEM]... [--trust PEM]... [--at T] [--json]`. */
 int as4ctl_cmd_inspect(int argc, char **argv);

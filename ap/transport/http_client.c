@@ -27,7 +27,7 @@ void as4_http_client_global_cleanup(void)
 }
 
 as4_err as4_http_client_new(const struct as4_http_client_opts *opts, struct as4_http_client **out,
-			    struct as4_diag *d)
+                            struct as4_diag *d)
 {
 	*out = NULL;
 	struct as4_http_client *c = calloc(1, sizeof(*c));
@@ -166,8 +166,8 @@ static as4_err map_curl(CURLcode rc)
 }
 
 as4_err as4_http_post(struct as4_http_client *c, const char *url, const char *content_type,
-		      const struct as4_mime_seg *segs, size_t n_segs, const char *const *headers,
-		      size_t n_headers, struct as4_http_result *res, struct as4_diag *d)
+                      const struct as4_mime_seg *segs, size_t n_segs, const char *const *headers,
+                      size_t n_headers, struct as4_http_result *res, struct as4_diag *d)
 {
 	as4_err err = AS4_OK;
 	struct curl_slist *hdrs = NULL;
@@ -218,9 +218,9 @@ as4_err as4_http_post(struct as4_http_client *c, const char *url, const char *co
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)(c->opts.connect_timeout_ms ? c->opts.connect_timeout_ms : 10000));
+	                 (long)(c->opts.connect_timeout_ms ? c->opts.connect_timeout_ms : 10000));
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-			 (long)(c->opts.timeout_ms ? c->opts.timeout_ms : 60000));
+	                 (long)(c->opts.timeout_ms ? c->opts.timeout_ms : 60000));
 	if (c->ca_file != NULL) {
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 	}
@@ -240,17 +240,18 @@ as4_err as4_http_post(struct as4_http_client *c, const char *url, const char *co
 	res->elapsed_us = (uint64_t)us;
 	char *ct = NULL;
 	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
-	if (ct != NULL && as4_str_copy(res->content_type, sizeof(res->content_type), ct) != AS4_OK) {
+	if (ct != NULL &&
+	    as4_str_copy(res->content_type, sizeof(res->content_type), ct) != AS4_OK) {
 		res->content_type[0] = '\0';
 	}
 	if (dl.too_large) {
 		err = as4_diag_set(d, AS4_E_LIMIT, "response from %s exceeds %zu bytes", url,
-				   res->body.max);
+		                   res->body.max);
 		goto out;
 	}
 	if (rc != CURLE_OK) {
 		err = as4_diag_set(d, map_curl(rc), "POST %s failed: %s", url,
-				   errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		                   errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 out:

@@ -32,11 +32,11 @@
  * wins. GnuTLS picks the highest common version, so 1.3 is preferred whenever the client has it.
  */
 static const char tls_priorities_12_13[] =
-	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"
-	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:%SERVER_PRECEDENCE";
+        "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"
+        "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:%SERVER_PRECEDENCE";
 static const char tls_priorities_13[] =
-	"SECURE128:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"
-	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE";
+        "SECURE128:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"
+        "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE";
 
 struct as4_http_server {
 	struct MHD_Daemon *mhd;
@@ -59,7 +59,7 @@ struct as4_http_req {
 	uint8_t *client_der;
 	size_t client_der_len;
 	struct as4_sink sink;
-	bool answered;      /* a response was queued before the body was read */
+	bool answered; /* a response was queued before the body was read */
 	bool too_large;
 	void *user;
 	void (*user_free)(void *);
@@ -102,7 +102,7 @@ static void load_client_cert(struct as4_http_req *r)
 		return;
 	}
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (ci == NULL || ci->tls_session == NULL) {
 		return;
 	}
@@ -162,7 +162,7 @@ void *as4_http_req_user(const struct as4_http_req *r)
 }
 
 void as4_http_resp_json_error(struct as4_http_resp *resp, unsigned status, const char *code,
-			      const char *message, const char *field)
+                              const char *message, const char *field)
 {
 	resp->status = status;
 	resp->content_type = "application/json";
@@ -250,7 +250,7 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct as4_http_resp *
 }
 
 static enum MHD_Result answer_now(struct MHD_Connection *conn, struct as4_http_req *r,
-				  struct as4_http_resp *resp)
+                                  struct as4_http_resp *resp)
 {
 	r->answered = true;
 	enum MHD_Result rc = queue(conn, resp);
@@ -262,19 +262,20 @@ static void peer_text(struct MHD_Connection *conn, char *out, size_t cap)
 {
 	snprintf(out, cap, "?");
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci == NULL || ci->client_addr == NULL) {
 		return;
 	}
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 	if (ci->client_addr->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ci->client_addr;
+		const struct sockaddr_in *in =
+		        (const struct sockaddr_in *)(const void *)ci->client_addr;
 		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
 		port = ntohs(in->sin_port);
 	} else if (ci->client_addr->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 =
-			(const struct sockaddr_in6 *)(const void *)ci->client_addr;
+		        (const struct sockaddr_in6 *)(const void *)ci->client_addr;
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
 		port = ntohs(in6->sin6_port);
 	}
@@ -282,9 +283,8 @@ static void peer_text(struct MHD_Connection *conn, char *out, size_t cap)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	(void)version;
 	struct as4_http_server *srv = cls;
@@ -302,27 +302,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->path = url;
 		peer_text(conn, r->peer, sizeof(r->peer));
 		as4_sink_init(&r->sink, srv->spool_dir, srv->opts.spool_threshold,
-			      srv->opts.max_body);
+		              srv->opts.max_body);
 		atomic_fetch_add(&srv->inflight, 1);
 		*con_cls = r;
 
 		resp_init(&resp, 64 * 1024);
 		if (srv->opts.tls_require_client_cert && as4_http_req_client_subject(r) == NULL) {
 			as4_http_resp_json_error(&resp, 403, "client_certificate_required",
-						 "a verified TLS client certificate is required",
-						 NULL);
+			                         "a verified TLS client certificate is required",
+			                         NULL);
 			return answer_now(conn, r, &resp);
 		}
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 		uint64_t declared = 0;
 		if (cl != NULL && as4_parse_u64(cl, UINT64_MAX, &declared) == AS4_OK &&
 		    declared > srv->opts.max_body) {
 			char msg[128];
-			snprintf(msg, sizeof(msg), "request body of %llu bytes exceeds the limit of "
-						   "%llu bytes",
-				 (unsigned long long)declared,
-				 (unsigned long long)srv->opts.max_body);
+			snprintf(msg, sizeof(msg),
+			         "request body of %llu bytes exceeds the limit of "
+			         "%llu bytes",
+			         (unsigned long long)declared,
+			         (unsigned long long)srv->opts.max_body);
 			as4_http_resp_json_error(&resp, 413, "payload_too_large", msg, NULL);
 			return answer_now(conn, r, &resp);
 		}
@@ -346,16 +347,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			resp_init(&resp, 4096);
 			if (err == AS4_E_LIMIT) {
 				char msg[128];
-				snprintf(msg, sizeof(msg), "request body exceeds the limit of %llu bytes",
-					 (unsigned long long)srv->opts.max_body);
-				as4_http_resp_json_error(&resp, 413, "payload_too_large", msg, NULL);
+				snprintf(msg, sizeof(msg),
+				         "request body exceeds the limit of %llu bytes",
+				         (unsigned long long)srv->opts.max_body);
+				as4_http_resp_json_error(&resp, 413, "payload_too_large", msg,
+				                         NULL);
 			} else {
 				as4_log(AS4_LOG_ERR, "%s: cannot spool request body from %s: %s",
-					srv->name, r->peer, as4_strerror(err));
-				as4_http_resp_json_error(&resp, err == AS4_E_SPACE ? 503 : 500,
-							 "spool_failed",
-							 "the request body could not be stored",
-							 NULL);
+				        srv->name, r->peer, as4_strerror(err));
+				as4_http_resp_json_error(
+				        &resp, err == AS4_E_SPACE ? 503 : 500, "spool_failed",
+				        "the request body could not be stored", NULL);
 			}
 			return answer_now(conn, r, &resp);
 		}
@@ -376,7 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	(void)conn;
 	(void)toe;
@@ -409,8 +411,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* Read a PEM file for GnuTLS; the key file must not be readable by group or others. */
-static as4_err read_pem(const char *path, bool secret, char **out, size_t *len,
-			struct as4_diag *d)
+static as4_err read_pem(const char *path, bool secret, char **out, size_t *len, struct as4_diag *d)
 {
 	struct stat st;
 	if (stat(path, &st) != 0) {
@@ -418,7 +419,8 @@ static as4_err read_pem(const char *path, bool secret, char **out, size_t *len,
 	}
 	if (secret && (st.st_mode & 077) != 0) {
 		return as4_diag_set(d, AS4_E_CONFIG,
-				    "TLS key %s is readable by group or others (chmod 600 it)", path);
+		                    "TLS key %s is readable by group or others (chmod 600 it)",
+		                    path);
 	}
 	uint8_t *buf = NULL;
 	as4_err err = as4_file_read(path, 1024 * 1024, &buf, len);
@@ -430,7 +432,7 @@ static as4_err read_pem(const char *path, bool secret, char **out, size_t *len,
 }
 
 as4_err as4_http_server_start(const struct as4_http_opts *opts, struct as4_http_server **out,
-			      struct as4_diag *d)
+                              struct as4_diag *d)
 {
 	*out = NULL;
 	as4_err err = AS4_OK;
@@ -463,7 +465,7 @@ as4_err as4_http_server_start(const struct as4_http_opts *opts, struct as4_http_
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	                 MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	const char *addr = opts->address != NULL ? opts->address : "127.0.0.1";
 	if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;
@@ -474,15 +476,15 @@ as4_err as4_http_server_start(const struct as4_http_opts *opts, struct as4_http_
 		flags |= MHD_USE_IPv6;
 	} else {
 		err = as4_diag_set(d, AS4_E_CONFIG, "%s listener: '%s' is not an IP address",
-				   srv->name, addr);
+		                   srv->name, addr);
 		goto out;
 	}
 
 	srv->tls = opts->tls_cert_path != NULL;
 	if (srv->tls) {
 		if (opts->tls_key_path == NULL) {
-			err = as4_diag_set(d, AS4_E_CONFIG, "%s listener: TLS certificate without key",
-					   srv->name);
+			err = as4_diag_set(d, AS4_E_CONFIG,
+			                   "%s listener: TLS certificate without key", srv->name);
 			goto out;
 		}
 		err = read_pem(opts->tls_cert_path, false, &cert, &cert_len, d);
@@ -504,9 +506,9 @@ as4_err as4_http_server_start(const struct as4_http_opts *opts, struct as4_http_
 		tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
 		tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
 		tls_opts[nt++] = (struct MHD_OptionItem){
-			MHD_OPTION_HTTPS_PRIORITIES, 0,
-			(void *)(uintptr_t)(opts->tls13_only ? tls_priorities_13
-							     : tls_priorities_12_13)};
+		        MHD_OPTION_HTTPS_PRIORITIES, 0,
+		        (void *)(uintptr_t)(opts->tls13_only ? tls_priorities_13
+		                                             : tls_priorities_12_13)};
 		if (ca != NULL) {
 			tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, ca};
 		}
@@ -514,18 +516,18 @@ as4_err as4_http_server_start(const struct as4_http_opts *opts, struct as4_http_
 	tls_opts[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
 	srv->mhd = MHD_start_daemon(
-		flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections,
-		MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.timeout_s, MHD_OPTION_THREAD_STACK_SIZE,
-		(size_t)(2u * 1024 * 1024), MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-		MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+	        flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+	        (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	        MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections,
+	        MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.timeout_s, MHD_OPTION_THREAD_STACK_SIZE,
+	        (size_t)(2u * 1024 * 1024), MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+	        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		err = as4_diag_set(d, srv->tls ? AS4_E_CONFIG : AS4_E_IO,
-				   "%s listener: cannot start on %s port %u%s", srv->name, addr,
-				   (unsigned)opts->port,
-				   srv->tls ? " (address in use, or TLS certificate/key invalid)"
-					    : " (address in use?)");
+		                   "%s listener: cannot start on %s port %u%s", srv->name, addr,
+		                   (unsigned)opts->port,
+		                   srv->tls ? " (address in use, or TLS certificate/key invalid)"
+		                            : " (address in use?)");
 		goto out;
 	}
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -574,7 +576,7 @@ void as4_http_server_stop(struct as4_http_server *s, unsigned grace_ms)
 	unsigned left = atomic_load(&s->inflight);
 	if (left > 0) {
 		as4_log(AS4_LOG_WARNING, "%s: stopping with %u requests still in flight", s->name,
-			left);
+		        left);
 	}
 	MHD_stop_daemon(s->mhd);
 	free(s->name);

@@ -72,13 +72,13 @@ void as4_blob_cleanup(struct as4_blob *b);
 AS4_MUST_CHECK as4_err as4_blob_write_fd(const struct as4_blob *b, int fd);
 
 struct as4_sink {
-	struct as4_buf mem;   /* heap part while below threshold */
-	int fd;               /* spool file once spilled, else -1 */
-	size_t len;           /* bytes written so far */
-	size_t max;           /* hard cap (AS4_E_LIMIT beyond) */
-	size_t threshold;     /* spill to a file above this many bytes */
+	struct as4_buf mem;    /* heap part while below threshold */
+	int fd;                /* spool file once spilled, else -1 */
+	size_t len;            /* bytes written so far */
+	size_t max;            /* hard cap (AS4_E_LIMIT beyond) */
+	size_t threshold;      /* spill to a file above this many bytes */
 	const char *spool_dir; /* borrowed; directory for unnamed spool files */
-	as4_err err;          /* sticky error: once set, writes fail with it */
+	as4_err err;           /* sticky error: once set, writes fail with it */
 };
 
 /*
@@ -104,7 +104,7 @@ void as4_sink_cleanup(struct as4_sink *s);
  * of the directory. mode is the file mode (e.g. 0600). AS4_E_IO, AS4_E_SPACE.
  */
 AS4_MUST_CHECK as4_err as4_file_write_atomic(const char *path, const void *p, size_t n,
-					     unsigned mode);
+                                             unsigned mode);
 
 /*
  * Read a whole file into a heap buffer (NUL-terminated, caller frees) of at most max bytes.

@@ -48,8 +48,8 @@ AS4_MUST_CHECK as4_err as4_buf_putc(struct as4_buf *b, uint8_t c);
 AS4_MUST_CHECK AS4_PRINTF(2, 3) as4_err as4_buf_printf(struct as4_buf *b, const char *fmt, ...);
 
 /* va_list variant of as4_buf_printf(). */
-AS4_MUST_CHECK AS4_PRINTF(2, 0) as4_err as4_buf_vprintf(struct as4_buf *b, const char *fmt,
-							va_list ap);
+AS4_MUST_CHECK AS4_PRINTF(2, 0) as4_err
+        as4_buf_vprintf(struct as4_buf *b, const char *fmt, va_list ap);
 
 /*
  * Append s with XML escaping for text and attribute values (& < > " ' and control characters

@@ -20,9 +20,9 @@
 #define AS4_DIAG_FIELD_MAX 120
 
 struct as4_diag {
-	as4_err err;                        /* AS4_OK until the first failure is recorded */
-	char text[AS4_DIAG_TEXT_MAX];       /* "" until set; NUL-terminated */
-	char field[AS4_DIAG_FIELD_MAX];     /* the input field at fault, "" when none */
+	as4_err err;                    /* AS4_OK until the first failure is recorded */
+	char text[AS4_DIAG_TEXT_MAX];   /* "" until set; NUL-terminated */
+	char field[AS4_DIAG_FIELD_MAX]; /* the input field at fault, "" when none */
 };
 
 /* Reset d to "no error". d may be NULL (no-op). */
@@ -33,13 +33,12 @@ void as4_diag_init(struct as4_diag *d);
  * d may be NULL (then only err is returned). Returns the error now held by d (the first one),
  * or err when d is NULL, so callers can write `return as4_diag_set(d, AS4_E_X, "...")`.
  */
-AS4_MUST_CHECK AS4_PRINTF(3, 4) as4_err as4_diag_set(struct as4_diag *d, as4_err err,
-						     const char *fmt, ...);
+AS4_MUST_CHECK AS4_PRINTF(3, 4) as4_err
+        as4_diag_set(struct as4_diag *d, as4_err err, const char *fmt, ...);
 
 /* As as4_diag_set(), and also names the input field at fault (e.g. for API 400/422 answers). */
 AS4_MUST_CHECK AS4_PRINTF(4, 5) as4_err as4_diag_set_field(struct as4_diag *d, as4_err err,
-							   const char *field, const char *fmt,
-							   ...);
+                                                           const char *field, const char *fmt, ...);
 
 /*
  * Prefix the recorded text with context ("payload 2: "), keeping the first error code.

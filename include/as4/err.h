@@ -18,20 +18,20 @@ typedef enum {
 	AS4_OK = 0,
 
 	/* Generic, local (never sent on the wire as such). */
-	AS4_E_NOMEM = 1,     /* out of memory */
-	AS4_E_INVAL = 2,     /* invalid argument or usage (programming or caller error) */
-	AS4_E_LIMIT = 3,     /* a configured size or count limit was exceeded */
-	AS4_E_IO = 4,        /* file system or socket I/O failed */
-	AS4_E_NOTFOUND = 5,  /* the requested item does not exist */
-	AS4_E_EXISTS = 6,    /* the item already exists */
-	AS4_E_SPACE = 7,     /* store or disk full (LMDB map full, ENOSPC) */
-	AS4_E_CONFIG = 8,    /* configuration invalid */
-	AS4_E_INTERNAL = 9,  /* a bug or an unexpected library failure */
-	AS4_E_STATE = 10,    /* operation not allowed in the object's current state */
-	AS4_E_BUSY = 11,     /* temporarily unavailable (shutting down, store busy) */
-	AS4_E_PARSE = 12,    /* local input (file, JSON, YAML) could not be parsed */
-	AS4_E_CRYPTO = 13,   /* a local cryptographic operation failed (keys, RNG) */
-	AS4_E_CORRUPT = 14,  /* stored data is damaged */
+	AS4_E_NOMEM = 1,    /* out of memory */
+	AS4_E_INVAL = 2,    /* invalid argument or usage (programming or caller error) */
+	AS4_E_LIMIT = 3,    /* a configured size or count limit was exceeded */
+	AS4_E_IO = 4,       /* file system or socket I/O failed */
+	AS4_E_NOTFOUND = 5, /* the requested item does not exist */
+	AS4_E_EXISTS = 6,   /* the item already exists */
+	AS4_E_SPACE = 7,    /* store or disk full (LMDB map full, ENOSPC) */
+	AS4_E_CONFIG = 8,   /* configuration invalid */
+	AS4_E_INTERNAL = 9, /* a bug or an unexpected library failure */
+	AS4_E_STATE = 10,   /* operation not allowed in the object's current state */
+	AS4_E_BUSY = 11,    /* temporarily unavailable (shutting down, store busy) */
+	AS4_E_PARSE = 12,   /* local input (file, JSON, YAML) could not be parsed */
+	AS4_E_CRYPTO = 13,  /* a local cryptographic operation failed (keys, RNG) */
+	AS4_E_CORRUPT = 14, /* stored data is damaged */
 
 	/* ebMS3 processing errors (receiving MSH), ebMS3 Core §6.7 and AS4 §5. */
 	AS4_E_VALUE_NOT_RECOGNIZED = 100, /* EBMS:0001 */
@@ -68,11 +68,11 @@ typedef enum {
 	AS4_E_PEER_BAD = 204,     /* peer answer could not be understood */
 
 	/* Dynamic discovery (smp-client). */
-	AS4_E_SMP_NOT_REGISTERED = 300,     /* participant not in SML/BDXL (permanent) */
-	AS4_E_SMP_NO_SERVICE = 301,         /* participant has no endpoint for doc/process */
-	AS4_E_SMP_UNAVAILABLE = 302,        /* DNS or SMP temporarily unavailable (retryable) */
-	AS4_E_SMP_BAD_RESPONSE = 303,       /* SMP answer malformed or inconsistent */
-	AS4_E_SMP_TRUST = 304,              /* SMP signature or endpoint certificate untrusted */
+	AS4_E_SMP_NOT_REGISTERED = 300, /* participant not in SML/BDXL (permanent) */
+	AS4_E_SMP_NO_SERVICE = 301,     /* participant has no endpoint for doc/process */
+	AS4_E_SMP_UNAVAILABLE = 302,    /* DNS or SMP temporarily unavailable (retryable) */
+	AS4_E_SMP_BAD_RESPONSE = 303,   /* SMP answer malformed or inconsistent */
+	AS4_E_SMP_TRUST = 304,          /* SMP signature or endpoint certificate untrusted */
 
 	/* MedCom / SBDH profile. */
 	AS4_E_SBDH_INVALID = 400, /* SBDH envelope invalid (EBMS:0004 with detail) */
@@ -84,10 +84,10 @@ typedef enum {
 
 /* One row of the error table. */
 struct as4_err_info {
-	as4_err code;       /* the code this row describes */
-	const char *text;   /* short human text, no trailing period */
-	const char *ebms;   /* "EBMS:0101", or NULL when never reported on the wire */
-	bool retryable;     /* a sender retries after this error */
+	as4_err code;     /* the code this row describes */
+	const char *text; /* short human text, no trailing period */
+	const char *ebms; /* "EBMS:0101", or NULL when never reported on the wire */
+	bool retryable;   /* a sender retries after this error */
 };
 
 /*

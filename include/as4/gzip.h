@@ -14,8 +14,8 @@
 #include "as4/err.h"
 
 /* gzip in (RFC 1952 member) into out at level 1..9 (0 = default 6). AS4_E_NOMEM, sink errors. */
-AS4_MUST_CHECK as4_err as4_gzip_compress(const struct as4_blob *in, int level,
-					 struct as4_sink *out, struct as4_diag *d);
+AS4_MUST_CHECK as4_err as4_gzip_compress(const struct as4_blob *in, int level, struct as4_sink *out,
+                                         struct as4_diag *d);
 
 /*
  * Gunzip in into out. Requires a gzip header (not raw zlib), accepts one member (trailing
@@ -24,4 +24,4 @@ AS4_MUST_CHECK as4_err as4_gzip_compress(const struct as4_blob *in, int level,
  * diagnostic giving the reason and the byte offset.
  */
 AS4_MUST_CHECK as4_err as4_gzip_decompress(const struct as4_blob *in, uint32_t max_ratio,
-					   struct as4_sink *out, struct as4_diag *d);
+                                           struct as4_sink *out, struct as4_diag *d);

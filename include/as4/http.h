@@ -74,26 +74,26 @@ struct as4_http_resp {
 typedef bool (*as4_http_head_fn)(void *ctx, struct as4_http_req *req, struct as4_http_resp *resp);
 
 /* Called with the complete body; fills resp. body is owned by the server. */
-typedef void (*as4_http_handle_fn)(void *ctx, struct as4_http_req *req,
-				   const struct as4_blob *body, struct as4_http_resp *resp);
+typedef void (*as4_http_handle_fn)(void *ctx, struct as4_http_req *req, const struct as4_blob *body,
+                                   struct as4_http_resp *resp);
 
 struct as4_http_opts {
-	const char *name;             /* listener name for logs ("msh", "api") */
-	const char *address;          /* IPv4/IPv6 literal to bind ("127.0.0.1", "::", "0.0.0.0") */
-	uint16_t port;                /* 0 = choose a free port (see as4_http_server_port) */
+	const char *name;    /* listener name for logs ("msh", "api") */
+	const char *address; /* IPv4/IPv6 literal to bind ("127.0.0.1", "::", "0.0.0.0") */
+	uint16_t port;       /* 0 = choose a free port (see as4_http_server_port) */
 	/* TLS: all NULL = plain HTTP */
-	const char *tls_cert_path;    /* PEM: certificate chain */
-	const char *tls_key_path;     /* PEM: private key */
+	const char *tls_cert_path;      /* PEM: certificate chain */
+	const char *tls_key_path;       /* PEM: private key */
 	const char *tls_client_ca_path; /* PEM: CAs for client certificates; NULL = none asked */
-	bool tls_require_client_cert; /* refuse requests without a verified client certificate */
-	bool tls13_only;              /* TLS 1.3 only (else 1.2 and 1.3) */
+	bool tls_require_client_cert;   /* refuse requests without a verified client certificate */
+	bool tls13_only;                /* TLS 1.3 only (else 1.2 and 1.3) */
 	/* limits */
-	uint64_t max_body;            /* bodies above: 413 before reading them */
-	unsigned max_connections;     /* concurrent connections (0 = 256) */
-	unsigned timeout_s;           /* idle connection timeout (0 = 60) */
-	const char *spool_dir;        /* large bodies go to unnamed files here (NULL = memory) */
+	uint64_t max_body;        /* bodies above: 413 before reading them */
+	unsigned max_connections; /* concurrent connections (0 = 256) */
+	unsigned timeout_s;       /* idle connection timeout (0 = 60) */
+	const char *spool_dir;    /* large bodies go to unnamed files here (NULL = memory) */
 	size_t spool_threshold;
-	as4_http_head_fn head;        /* may be NULL (accept all) */
+	as4_http_head_fn head; /* may be NULL (accept all) */
 	as4_http_handle_fn handle;
 	void *ctx;
 };
@@ -105,7 +105,7 @@ struct as4_http_server;
  * AS4_E_CONFIG (TLS files unreadable or invalid), with a diagnostic.
  */
 AS4_MUST_CHECK as4_err as4_http_server_start(const struct as4_http_opts *opts,
-					     struct as4_http_server **out, struct as4_diag *d);
+                                             struct as4_http_server **out, struct as4_diag *d);
 
 /* The bound port (useful with port 0). */
 uint16_t as4_http_server_port(const struct as4_http_server *s);
@@ -121,4 +121,4 @@ unsigned as4_http_server_inflight(const struct as4_http_server *s);
 
 /* Set a JSON error response {"error":{"code":...,"message":...,"field":...}}. */
 void as4_http_resp_json_error(struct as4_http_resp *resp, unsigned status, const char *code,
-			      const char *message, const char *field);
+                              const char *message, const char *field);

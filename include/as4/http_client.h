@@ -18,30 +18,30 @@
 #include "as4/mime.h"
 
 struct as4_http_client_opts {
-	const char *ca_file;          /* PEM CAs for server certificates; NULL = system store */
-	const char *client_cert;      /* PEM certificate for mTLS; NULL = none */
-	const char *client_key;       /* PEM key for mTLS */
-	bool insecure_skip_verify;    /* development only: do not verify the server */
-	uint64_t connect_timeout_ms;  /* 0 = 10 s */
-	uint64_t timeout_ms;          /* whole request; 0 = 60 s */
-	size_t max_response;          /* response body cap (AS4_E_LIMIT beyond); 0 = 1 MiB */
+	const char *ca_file;         /* PEM CAs for server certificates; NULL = system store */
+	const char *client_cert;     /* PEM certificate for mTLS; NULL = none */
+	const char *client_key;      /* PEM key for mTLS */
+	bool insecure_skip_verify;   /* development only: do not verify the server */
+	uint64_t connect_timeout_ms; /* 0 = 10 s */
+	uint64_t timeout_ms;         /* whole request; 0 = 60 s */
+	size_t max_response;         /* response body cap (AS4_E_LIMIT beyond); 0 = 1 MiB */
 };
 
 struct as4_http_client;
 
 /* New client. *out owns it. AS4_E_NOMEM, AS4_E_CONFIG. Not thread-safe: one per thread. */
 AS4_MUST_CHECK as4_err as4_http_client_new(const struct as4_http_client_opts *opts,
-					   struct as4_http_client **out, struct as4_diag *d);
+                                           struct as4_http_client **out, struct as4_diag *d);
 
 /* Free a client (closing its connections). NULL ok. */
 void as4_http_client_free(struct as4_http_client *c);
 
 /* What came back. */
 struct as4_http_result {
-	long status;              /* HTTP status, 0 when no response arrived */
-	char content_type[256];   /* response Content-Type ("" when none) */
-	struct as4_buf body;      /* response body (owned; as4_http_result_cleanup) */
-	uint64_t elapsed_us;      /* total time of the exchange */
+	long status;            /* HTTP status, 0 when no response arrived */
+	char content_type[256]; /* response Content-Type ("" when none) */
+	struct as4_buf body;    /* response body (owned; as4_http_result_cleanup) */
+	uint64_t elapsed_us;    /* total time of the exchange */
 };
 
 /* Prepare an empty result. */
@@ -61,9 +61,9 @@ void as4_http_result_cleanup(struct as4_http_result *r);
  * with a diagnostic naming the URL and libcurl's reason.
  */
 AS4_MUST_CHECK as4_err as4_http_post(struct as4_http_client *c, const char *url,
-				     const char *content_type, const struct as4_mime_seg *segs,
-				     size_t n_segs, const char *const *headers, size_t n_headers,
-				     struct as4_http_result *res, struct as4_diag *d);
+                                     const char *content_type, const struct as4_mime_seg *segs,
+                                     size_t n_segs, const char *const *headers, size_t n_headers,
+                                     struct as4_http_result *res, struct as4_diag *d);
 
 /* One-time libcurl set-up; call from main before threads start. */
 AS4_MUST_CHECK as4_err as4_http_client_global_init(void);

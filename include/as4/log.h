@@ -62,9 +62,10 @@ const char *as4_log_level_name(enum as4_log_level level);
 AS4_PRINTF(2, 3) void as4_log(enum as4_log_level level, const char *fmt, ...);
 
 /* Write a record with message context (ctx may be NULL). */
-AS4_PRINTF(3, 4) void as4_log_ctx(enum as4_log_level level, const struct as4_log_ctx *ctx,
-				  const char *fmt, ...);
+AS4_PRINTF(3, 4)
+void as4_log_ctx(enum as4_log_level level, const struct as4_log_ctx *ctx, const char *fmt, ...);
 
 /* va_list variant of as4_log_ctx(). */
-AS4_PRINTF(3, 0) void as4_log_vctx(enum as4_log_level level, const struct as4_log_ctx *ctx,
-				   const char *fmt, va_list ap);
+AS4_PRINTF(3, 0)
+void as4_log_vctx(enum as4_log_level level, const struct as4_log_ctx *ctx, const char *fmt,
+                  va_list ap);

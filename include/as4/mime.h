@@ -48,9 +48,9 @@ struct as4_mime {
  * On failure *out is left empty (every part cleaned up).
  */
 AS4_MUST_CHECK as4_err as4_mime_parse(const struct as4_blob *body, const char *content_type,
-				      const struct as4_limits *lim, struct as4_arena *arena,
-				      const char *spool_dir, struct as4_mime *out,
-				      struct as4_diag *d);
+                                      const struct as4_limits *lim, struct as4_arena *arena,
+                                      const char *spool_dir, struct as4_mime *out,
+                                      struct as4_diag *d);
 
 /* Clean up every part of a parsed body (the strings stay in the arena). NULL ok. */
 void as4_mime_cleanup(struct as4_mime *m);
@@ -64,7 +64,7 @@ struct as4_part *as4_mime_find(const struct as4_mime *m, const char *content_id)
  * *out is NULL when absent. AS4_E_MIME on a malformed parameter list.
  */
 AS4_MUST_CHECK as4_err as4_mime_header_param(const char *value, const char *name,
-					     struct as4_arena *arena, const char **out);
+                                             struct as4_arena *arena, const char **out);
 
 /*
  * Split a captured entity into its Content-Type and body: accepts an HTTP request or
@@ -74,8 +74,8 @@ AS4_MUST_CHECK as4_err as4_mime_header_param(const char *value, const char *name
  * bare XML file (licence comments), are skipped. *body borrows from buf.
  */
 AS4_MUST_CHECK as4_err as4_mime_split_entity(const uint8_t *buf, size_t len,
-					     struct as4_arena *arena, const char **content_type,
-					     struct as4_blob *body, struct as4_diag *d);
+                                             struct as4_arena *arena, const char **content_type,
+                                             struct as4_blob *body, struct as4_diag *d);
 
 /* One piece of an outgoing body. */
 struct as4_mime_seg {
@@ -89,7 +89,7 @@ struct as4_mime_out {
 	struct as4_buf text;       /* owns the boundary and header bytes the segments point into */
 	struct as4_mime_seg *segs; /* heap array */
 	size_t n_segs;
-	uint64_t total_len;        /* sum of the segment lengths */
+	uint64_t total_len; /* sum of the segment lengths */
 };
 
 /*
@@ -100,7 +100,7 @@ struct as4_mime_out {
  * outlive out. AS4_E_NOMEM.
  */
 AS4_MUST_CHECK as4_err as4_mime_build(const struct as4_part *root, const struct as4_part *parts,
-				      size_t n_parts, struct as4_mime_out *out);
+                                      size_t n_parts, struct as4_mime_out *out);
 
 /* Concatenate all segments into one buffer (tests, captures, small bodies). */
 AS4_MUST_CHECK as4_err as4_mime_out_flatten(const struct as4_mime_out *out, struct as4_buf *b);

@@ -20,11 +20,11 @@
 #include "as4/err.h"
 
 /* ebMS3 defaults (ebMS3 Core §4.3 and Appendix D). */
-#define AS4_DEFAULT_MPC "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/defaultMPC"
+#define AS4_DEFAULT_MPC    "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/defaultMPC"
 #define AS4_ROLE_INITIATOR "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/initiator"
 #define AS4_ROLE_RESPONDER "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/responder"
-#define AS4_TEST_SERVICE "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/service"
-#define AS4_TEST_ACTION "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/test"
+#define AS4_TEST_SERVICE   "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/service"
+#define AS4_TEST_ACTION    "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/test"
 
 /* One eb:PartyId. type NULL = no @type (the value must then be a URI). */
 struct as4_party_id {
@@ -37,30 +37,30 @@ struct as4_party_id {
  * PModes.
  */
 struct as4_party {
-	const char *name;              /* configuration name, e.g. "region-h" */
-	struct as4_party_id *ids;      /* >= 1 */
+	const char *name;         /* configuration name, e.g. "region-h" */
+	struct as4_party_id *ids; /* >= 1 */
 	size_t n_ids;
-	const char *endpoint;          /* MSH URL (responders we send to); NULL = none/discovery */
-	const char *cert_path;         /* AS4 signing/encryption certificate (PEM); NULL = none */
-	const char *tls_cert_path;     /* pinned TLS server/client certificate; NULL = none */
+	const char *endpoint;      /* MSH URL (responders we send to); NULL = none/discovery */
+	const char *cert_path;     /* AS4 signing/encryption certificate (PEM); NULL = none */
+	const char *tls_cert_path; /* pinned TLS server/client certificate; NULL = none */
 };
 
 enum as4_backoff { AS4_BACKOFF_CONSTANT = 0, AS4_BACKOFF_EXPONENTIAL };
 
 struct as4_pmode_security {
-	bool sign;                /* sign user messages (sender) / require signature (receiver) */
-	bool encrypt;             /* encrypt payloads / require encryption */
-	bool receipt_signed;      /* receipts are signed (and must be signed when received) */
-	bool pkipath;             /* send the chain as X509PKIPathv1 */
-	int sig_alg;              /* enum as4_sig_alg */
-	int key_transport;        /* enum as4_key_transport */
-	int data_alg;             /* enum as4_data_alg */
-	int keyref;               /* enum as4_keyref for the EncryptedKey */
+	bool sign;           /* sign user messages (sender) / require signature (receiver) */
+	bool encrypt;        /* encrypt payloads / require encryption */
+	bool receipt_signed; /* receipts are signed (and must be signed when received) */
+	bool pkipath;        /* send the chain as X509PKIPathv1 */
+	int sig_alg;         /* enum as4_sig_alg */
+	int key_transport;   /* enum as4_key_transport */
+	int data_alg;        /* enum as4_data_alg */
+	int keyref;          /* enum as4_keyref for the EncryptedKey */
 };
 
 struct as4_pmode_reliability {
-	uint32_t retries;         /* attempts after the first one */
-	uint64_t interval_ms;     /* first retry interval */
+	uint32_t retries;     /* attempts after the first one */
+	uint64_t interval_ms; /* first retry interval */
 	enum as4_backoff backoff;
 	bool jitter;              /* +-20 % random jitter on each interval */
 	uint64_t deadline_ms;     /* give up after this long since submission (0 = no cap) */
@@ -70,25 +70,25 @@ struct as4_pmode_reliability {
 };
 
 struct as4_pmode {
-	const char *id;           /* unique PMode id (the file name without .yaml by default) */
-	const char *source;       /* file it came from ("conf/pmodes/x.yaml") or "api" */
+	const char *id;     /* unique PMode id (the file name without .yaml by default) */
+	const char *source; /* file it came from ("conf/pmodes/x.yaml") or "api" */
 	const char *description;
-	const char *agreement;    /* eb:AgreementRef value; NULL = none */
+	const char *agreement; /* eb:AgreementRef value; NULL = none */
 	const char *agreement_type;
 	const struct as4_party *initiator; /* From */
 	const char *initiator_role;
 	const struct as4_party *responder; /* To; its endpoint is where we send */
 	const char *responder_role;
-	bool responder_discovery; /* responder endpoint and certificate come from SMP lookup */
+	bool responder_discovery;      /* responder endpoint and certificate come from SMP lookup */
 	const char *discovery_network; /* network name for SMP lookup */
 	const char *service;
 	const char *service_type; /* NULL = none */
 	const char *action;
 	const char *mpc;
 	/* payload profile */
-	bool compress;            /* gzip every payload part when sending */
-	uint64_t max_payload;     /* per part, bytes (0 = limits.max_gunzip) */
-	size_t min_parts;         /* payload parts expected (inclusive) */
+	bool compress;        /* gzip every payload part when sending */
+	uint64_t max_payload; /* per part, bytes (0 = limits.max_gunzip) */
+	size_t min_parts;     /* payload parts expected (inclusive) */
 	size_t max_parts;
 	/* security; sign/encrypt false and no wss at all when `security: none` */
 	bool security_none;
@@ -97,12 +97,12 @@ struct as4_pmode {
 	/* error handling */
 	bool report_errors_to_sender; /* answer errors to the sender (always true for Push) */
 	bool notify_backend_errors;   /* tell the consumer about errors on received messages */
-	const char *webhook;      /* deliver received messages here (NULL = inbox only) */
+	const char *webhook;          /* deliver received messages here (NULL = inbox only) */
 };
 
 /* The key fields of a received UserMessage used to pick its PMode. */
 struct as4_pmode_key {
-	const char *agreement;      /* NULL when absent */
+	const char *agreement; /* NULL when absent */
 	const char *agreement_type;
 	const char *agreement_pmode; /* AgreementRef/@pmode, NULL when absent */
 	const struct as4_party_id *from_ids;
@@ -114,7 +114,7 @@ struct as4_pmode_key {
 	const char *service;
 	const char *service_type;
 	const char *action;
-	const char *mpc;            /* NULL = default MPC */
+	const char *mpc; /* NULL = default MPC */
 };
 
 struct as4_pmode_set; /* all PModes of one configuration snapshot */
@@ -138,8 +138,8 @@ const struct as4_pmode *as4_pmode_find(const struct as4_pmode_set *set, const ch
  * Thread-safe.
  */
 AS4_MUST_CHECK as4_err as4_pmode_match(const struct as4_pmode_set *set,
-				       const struct as4_pmode_key *key,
-				       const struct as4_pmode **out, struct as4_diag *d);
+                                       const struct as4_pmode_key *key,
+                                       const struct as4_pmode **out, struct as4_diag *d);
 
 /* True when service/action are the ebMS test service (AS4-NOTES.md "Test service"). */
 bool as4_pmode_is_test_service(const char *service, const char *action);
@@ -150,7 +150,7 @@ bool as4_pmode_is_test_service(const char *service, const char *action);
  * as4_pmode_set_free()). AS4_E_NOMEM; AS4_E_EXISTS when two ids repeat.
  */
 AS4_MUST_CHECK as4_err as4_pmode_set_from_array(const struct as4_pmode *pmodes, size_t n,
-						struct as4_pmode_set **out);
+                                                struct as4_pmode_set **out);
 
 /* Free a set (and what it owns). NULL ok. */
 void as4_pmode_set_free(struct as4_pmode_set *set);

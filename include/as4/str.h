@@ -103,7 +103,7 @@ char *as4_b64_encode(const uint8_t *p, size_t n, size_t line_len);
  * as4_b64_decoded_max(n) gives a cap that always suffices.
  */
 AS4_MUST_CHECK as4_err as4_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap,
-				      size_t *out_len);
+                                      size_t *out_len);
 
 /* Upper bound of the decoded size of n base64 characters. */
 static inline size_t as4_b64_decoded_max(size_t n)

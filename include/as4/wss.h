@@ -46,7 +46,7 @@ struct as4_keystore;
  * and RSA keys must have at least 2048 bits. On success *out owns the new keystore.
  */
 AS4_MUST_CHECK as4_err as4_keystore_load(const char *key_path, const char *cert_path,
-					 struct as4_keystore **out, struct as4_diag *d);
+                                         struct as4_keystore **out, struct as4_diag *d);
 
 /* Free a keystore, wiping key material (OPENSSL_cleanse). NULL ok. */
 void as4_keystore_free(struct as4_keystore *ks);
@@ -55,7 +55,7 @@ void as4_keystore_free(struct as4_keystore *ks);
 X509 *as4_keystore_cert(const struct as4_keystore *ks);
 
 /* Issuer chain after our certificate (may be empty); borrowed. */
-STACK_OF(X509) *as4_keystore_chain(const struct as4_keystore *ks);
+STACK_OF(X509) * as4_keystore_chain(const struct as4_keystore *ks);
 
 /* ---- Truststore: CA certificates signers must chain to -------------------------------- */
 
@@ -66,7 +66,7 @@ struct as4_truststore;
  * *out owns the new truststore. AS4_E_CONFIG naming the file on any unreadable certificate.
  */
 AS4_MUST_CHECK as4_err as4_truststore_load(const char *const *paths, size_t n_paths,
-					   struct as4_truststore **out, struct as4_diag *d);
+                                           struct as4_truststore **out, struct as4_diag *d);
 
 /* Free a truststore. NULL ok. */
 void as4_truststore_free(struct as4_truststore *ts);
@@ -77,8 +77,8 @@ void as4_truststore_free(struct as4_truststore *ts);
  * subject and the reason.
  */
 AS4_MUST_CHECK as4_err as4_truststore_verify(const struct as4_truststore *ts, X509 *cert,
-					     STACK_OF(X509) *untrusted, int64_t at_ms,
-					     struct as4_diag *d);
+                                             STACK_OF(X509) * untrusted, int64_t at_ms,
+                                             struct as4_diag *d);
 
 /* ---- Algorithms and options ----------------------------------------------------------- */
 
@@ -117,8 +117,8 @@ void as4_signed_refs_cleanup(struct as4_signed_refs *r);
 struct as4_wss_seal_params {
 	const struct as4_keystore *signer; /* NULL: do not sign */
 	enum as4_sig_alg sig_alg;
-	bool pkipath;                   /* BST as X509PKIPathv1 with our chain, else X509v3 */
-	X509 *encrypt_for;              /* receiver certificate; NULL: do not encrypt */
+	bool pkipath;      /* BST as X509PKIPathv1 with our chain, else X509v3 */
+	X509 *encrypt_for; /* receiver certificate; NULL: do not encrypt */
 	enum as4_key_transport key_transport;
 	enum as4_data_alg data_alg;
 	enum as4_keyref encrypt_keyref; /* how EncryptedKey refers to the receiver cert */
@@ -136,8 +136,8 @@ struct as4_wss_seal_params {
  * Receipt's NRI later.
  */
 AS4_MUST_CHECK as4_err as4_wss_seal(const struct as4_wss_seal_params *p, xmlDoc *env,
-				    struct as4_part *parts, size_t n_parts,
-				    struct as4_signed_refs *signed_refs, struct as4_diag *d);
+                                    struct as4_part *parts, size_t n_parts,
+                                    struct as4_signed_refs *signed_refs, struct as4_diag *d);
 
 /* ---- Opening (receiver) --------------------------------------------------------------- */
 
@@ -146,35 +146,35 @@ struct as4_wss_open_params {
 	size_t n_decrypt_keys;
 	const struct as4_truststore *trust; /* CAs a signer must chain to; may be NULL */
 	X509 *const *accepted;              /* certificates accepted as signers as they are,
-					       and used to resolve IssuerSerial / SKI */
+	                                       and used to resolve IssuerSerial / SKI */
 	size_t n_accepted;
 	bool require_signature;  /* PMode: unsigned message -> AS4_E_POLICY (EBMS:0103) */
 	bool require_encryption; /* PMode: unencrypted payloads -> AS4_E_POLICY */
 	bool structural_only;    /* inspect without trust material: check, but do not require
-				    a trusted signer (as4ctl without --cert/--trust) */
+	                            a trusted signer (as4ctl without --cert/--trust) */
 	int64_t at_ms;           /* time for certificate validity; 0 = now */
 	unsigned min_rsa_bits;   /* key-size floor; 0 = 2048 */
 	const struct as4_limits *limits;
-	const char *spool_dir;   /* for large plaintexts (borrowed; NULL = memory) */
+	const char *spool_dir; /* for large plaintexts (borrowed; NULL = memory) */
 	size_t spool_threshold;
 };
 
 struct as4_wss_open_result {
-	bool has_security;       /* a wsse:Security header was present */
-	bool signed_msg;         /* a ds:Signature was present */
-	bool signature_valid;    /* SignatureValue and every reference verified */
-	char *signature_alg;     /* SignatureMethod URI (heap) or NULL */
-	size_t refs_total;       /* ds:Reference count */
-	size_t refs_valid;       /* references whose digest matched */
-	X509 *signer;            /* signer certificate (own reference) or NULL */
-	char *signer_subject;    /* one-line subject (heap) or NULL */
-	bool signer_time_valid;  /* signer certificate valid at at_ms */
-	bool signer_trusted;     /* chains to trust, or is an accepted certificate */
+	bool has_security;           /* a wsse:Security header was present */
+	bool signed_msg;             /* a ds:Signature was present */
+	bool signature_valid;        /* SignatureValue and every reference verified */
+	char *signature_alg;         /* SignatureMethod URI (heap) or NULL */
+	size_t refs_total;           /* ds:Reference count */
+	size_t refs_valid;           /* references whose digest matched */
+	X509 *signer;                /* signer certificate (own reference) or NULL */
+	char *signer_subject;        /* one-line subject (heap) or NULL */
+	bool signer_time_valid;      /* signer certificate valid at at_ms */
+	bool signer_trusted;         /* chains to trust, or is an accepted certificate */
 	struct as4_signed_refs refs; /* the references as received (for the Receipt's NRI) */
-	bool encrypted;          /* an EncryptedKey / EncryptedData was present */
-	bool decryption_ok;      /* every EncryptedData decrypted */
-	char *key_transport_alg; /* EncryptedKey algorithm URI (heap) or NULL */
-	char *data_alg;          /* EncryptedData algorithm URI (heap) or NULL */
+	bool encrypted;              /* an EncryptedKey / EncryptedData was present */
+	bool decryption_ok;          /* every EncryptedData decrypted */
+	char *key_transport_alg;     /* EncryptedKey algorithm URI (heap) or NULL */
+	char *data_alg;              /* EncryptedData algorithm URI (heap) or NULL */
 	size_t parts_decrypted;
 };
 
@@ -197,13 +197,13 @@ void as4_wss_open_result_cleanup(struct as4_wss_open_result *r);
  *   AS4_E_DECRYPT      key unwrap or data decryption failed (EBMS:0102)
  */
 AS4_MUST_CHECK as4_err as4_wss_open(const struct as4_wss_open_params *p, xmlDoc *env,
-				    struct as4_part *parts, size_t n_parts,
-				    struct as4_wss_open_result *res, struct as4_diag *d);
+                                    struct as4_part *parts, size_t n_parts,
+                                    struct as4_wss_open_result *res, struct as4_diag *d);
 
 /*
  * Sign a signal envelope (Receipt or Error, no attachments) in place: references to
  * eb:Messaging and S12:Body (wsu:Ids added if missing), exc-C14N, sig_alg, BST of signer.
  */
 AS4_MUST_CHECK as4_err as4_wss_sign_signal(const struct as4_keystore *signer,
-					   enum as4_sig_alg sig_alg, xmlDoc *env,
-					   struct as4_diag *d);
+                                           enum as4_sig_alg sig_alg, xmlDoc *env,
+                                           struct as4_diag *d);

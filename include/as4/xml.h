@@ -23,16 +23,16 @@
 /* Namespace URIs used across the code base. */
 #define AS4_NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
 #define AS4_NS_SOAP11 "http://schemas.xmlsoap.org/soap/envelope/"
-#define AS4_NS_EB "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/"
-#define AS4_NS_WSSE                                                                               \
+#define AS4_NS_EB     "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/"
+#define AS4_NS_WSSE                                                                                \
 	"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-#define AS4_NS_WSU                                                                                \
+#define AS4_NS_WSU                                                                                 \
 	"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 #define AS4_NS_WSSE11 "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
-#define AS4_NS_DS "http://www.w3.org/2000/09/xmldsig#"
-#define AS4_NS_XENC "http://www.w3.org/2001/04/xmlenc#"
+#define AS4_NS_DS     "http://www.w3.org/2000/09/xmldsig#"
+#define AS4_NS_XENC   "http://www.w3.org/2001/04/xmlenc#"
 #define AS4_NS_XENC11 "http://www.w3.org/2009/xmlenc11#"
-#define AS4_NS_EBBP "http://docs.oasis-open.org/ebxml-bp/ebbp-signals-2.0"
+#define AS4_NS_EBBP   "http://docs.oasis-open.org/ebxml-bp/ebbp-signals-2.0"
 
 /* One-time libxml2 set-up (no network, no entity loader). Not thread-safe; call from main. */
 void as4_xml_global_init(void);
@@ -48,9 +48,8 @@ void as4_xml_global_cleanup(void);
  *   AS4_E_XML      not well-formed
  * Thread-safe.
  */
-AS4_MUST_CHECK as4_err as4_xml_parse(const uint8_t *buf, size_t len,
-				     const struct as4_limits *lim, xmlDoc **out,
-				     struct as4_diag *d);
+AS4_MUST_CHECK as4_err as4_xml_parse(const uint8_t *buf, size_t len, const struct as4_limits *lim,
+                                     xmlDoc **out, struct as4_diag *d);
 
 /* True when node is an element named local in namespace ns (ns NULL = no namespace). */
 bool as4_xml_is(const xmlNode *node, const char *ns, const char *local);

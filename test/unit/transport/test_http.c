@@ -40,7 +40,7 @@ static bool head_cb(void *ctx, struct as4_http_req *req, struct as4_http_resp *r
 }
 
 static void handle_cb(void *ctx, struct as4_http_req *req, const struct as4_blob *body,
-		      struct as4_http_resp *resp)
+                      struct as4_http_resp *resp)
 {
 	struct seen *s = ctx;
 	s->body_len = body->len;
@@ -55,12 +55,12 @@ static void handle_cb(void *ctx, struct as4_http_req *req, const struct as4_blob
 	resp->status = 200;
 	resp->content_type = "text/plain";
 	assert_int_equal(as4_buf_printf(&resp->body, "%s %s %zu", as4_http_req_method(req),
-					as4_http_req_path(req), body->len),
-			 AS4_OK);
+	                                as4_http_req_path(req), body->len),
+	                 AS4_OK);
 }
 
 static struct as4_http_server *start(struct seen *s, const char *cert, const char *key,
-				     const char *ca, bool require_client)
+                                     const char *ca, bool require_client)
 {
 	struct as4_http_opts o = {0};
 	o.name = "test";
@@ -89,7 +89,7 @@ static struct as4_http_server *start(struct seen *s, const char *cert, const cha
 }
 
 static as4_err post(const char *url, const void *body, size_t len, const char *header,
-		    const struct as4_http_client_opts *co, struct as4_http_result *res)
+                    const struct as4_http_client_opts *co, struct as4_http_result *res)
 {
 	struct as4_http_client *c = NULL;
 	struct as4_diag d;
@@ -197,19 +197,19 @@ static void make_pki(void)
 {
 	char cmd[4096];
 	snprintf(cmd, sizeof(cmd),
-		 "cd %s && "
-		 "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
-		 "-subj /CN=testca 2>/dev/null && "
-		 "openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr "
-		 "-subj /CN=localhost 2>/dev/null && "
-		 "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
-		 "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-		 "-out srv.pem -days 2 -extfile san.ext 2>/dev/null && "
-		 "openssl req -newkey rsa:2048 -nodes -keyout cli.key -out cli.csr "
-		 "-subj /CN=client1/O=Test 2>/dev/null && "
-		 "openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-		 "-out cli.pem -days 2 2>/dev/null && chmod 600 srv.key cli.key",
-		 tmpdir);
+	         "cd %s && "
+	         "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+	         "-subj /CN=testca 2>/dev/null && "
+	         "openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr "
+	         "-subj /CN=localhost 2>/dev/null && "
+	         "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
+	         "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+	         "-out srv.pem -days 2 -extfile san.ext 2>/dev/null && "
+	         "openssl req -newkey rsa:2048 -nodes -keyout cli.key -out cli.csr "
+	         "-subj /CN=client1/O=Test 2>/dev/null && "
+	         "openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+	         "-out cli.pem -days 2 2>/dev/null && chmod 600 srv.key cli.key",
+	         tmpdir);
 	assert_int_equal(sh(cmd), 0);
 }
 
@@ -262,7 +262,7 @@ static void test_tls(void **state)
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_CAINFO, ca);
 	curl_easy_setopt(h, CURLOPT_SSLVERSION,
-			 (long)(CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_1));
+	                 (long)(CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_1));
 	curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	CURLcode rc = curl_easy_perform(h);
 	assert_int_not_equal(rc, CURLE_OK);
@@ -273,7 +273,7 @@ static void test_tls(void **state)
 	curl_easy_setopt(h, CURLOPT_SSLCERT, ccert);
 	curl_easy_setopt(h, CURLOPT_SSLKEY, ckey);
 	curl_easy_setopt(h, CURLOPT_SSLVERSION,
-			 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+	                 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
 	curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, "AES128-SHA:ECDHE-RSA-AES128-SHA");
 	curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	rc = curl_easy_perform(h);
@@ -295,9 +295,13 @@ static void test_tls(void **state)
 
 	/* a key file readable by others is refused at start */
 	assert_int_equal(chmod(key, 0644), 0);
-	struct as4_http_opts o = {.name = "t", .address = "127.0.0.1", .max_body = 1024,
-				  .handle = handle_cb, .ctx = &s, .tls_cert_path = cert,
-				  .tls_key_path = key};
+	struct as4_http_opts o = {.name = "t",
+	                          .address = "127.0.0.1",
+	                          .max_body = 1024,
+	                          .handle = handle_cb,
+	                          .ctx = &s,
+	                          .tls_cert_path = cert,
+	                          .tls_key_path = key};
 	struct as4_http_server *bad = NULL;
 	struct as4_diag d;
 	as4_diag_init(&d);
@@ -309,7 +313,7 @@ static int setup(void **state)
 {
 	(void)state;
 	snprintf(tmpdir, sizeof(tmpdir), "%s/as4-http-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(tmpdir) == NULL) {
 		return -1;
 	}
@@ -332,9 +336,9 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_post_small_and_large),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_tls),
+	        cmocka_unit_test(test_post_small_and_large),
+	        cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_tls),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
