@@ -83,49 +83,47 @@ static void on_entity_decl(void *ctx, const xmlChar *name, int type, const xmlCh
 	xmlStopParser(ctxt);
 }
 
-/* Walk the tree without recursion, checking depth and node count. */
+/* Walk the tree without recursion, checking depth (root element = 1) and node count. */
 static as4_err check_tree(xmlDoc *doc, const struct as4_limits *lim, struct as4_diag *d)
 {
 	size_t nodes = 0;
-	size_t depth = 0;
+	size_t depth = 1;
 	xmlNode *n = doc->children;
 	while (n != NULL) {
 		nodes++;
-		if (nodes > lim->max_xml_nodes) {
-			return as4_diag_set(d, AS4_E_LIMIT, "XML has more than %zu nodes",
-			                    lim->max_xml_nodes);
-		}
-		if (n->type == XML_ELEMENT_NODE) {
-			for (xmlAttr *a = n->properties; a != NULL; a = a->next) {
-				nodes++;
-			}
-		}
 		if (n->type == XML_DTD_NODE || n->type == XML_ENTITY_REF_NODE ||
 		    n->type == XML_ENTITY_DECL) {
 			return as4_diag_set(d, AS4_E_DOCTYPE,
-			                    "DTD or entity reference not allowed (line %d)",
-			                    xmlGetLineNo(n) > 0 ? (int)xmlGetLineNo(n) : 0);
+			                    "DTD or entity reference not allowed (line %ld)",
+			                    xmlGetLineNo(n));
 		}
-		if (n->children != NULL && n->type == XML_ELEMENT_NODE) {
-			depth++;
+		if (n->type == XML_ELEMENT_NODE) {
 			if (depth > lim->max_xml_depth) {
 				return as4_diag_set(d, AS4_E_LIMIT,
 				                    "XML nesting deeper than %zu (line %ld)",
 				                    lim->max_xml_depth, xmlGetLineNo(n));
 			}
+			for (xmlAttr *a = n->properties; a != NULL; a = a->next) {
+				nodes++;
+			}
+		}
+		if (nodes > lim->max_xml_nodes) {
+			return as4_diag_set(d, AS4_E_LIMIT, "XML has more than %zu nodes",
+			                    lim->max_xml_nodes);
+		}
+		if (n->children != NULL && n->type == XML_ELEMENT_NODE) {
+			depth++;
 			n = n->children;
 			continue;
 		}
-		while (n != NULL && n->next == NULL) {
+		while (n->next == NULL) {
 			n = n->parent;
 			if (n == NULL || n->type == XML_DOCUMENT_NODE) {
 				return AS4_OK;
 			}
 			depth--;
 		}
-		if (n != NULL) {
-			n = n->next;
-		}
+		n = n->next;
 	}
 	return AS4_OK;
 }
