@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The running access point (L5): everything as4d holds, passed explicitly to the listeners
+ * and workers (STYLE rule 13: the only global state is the log sink, the config snapshot
+ * pointer inside this struct, and one-time library init in main).
+ *
+ * A runtime snapshot (struct as4_runtime) bundles one configuration snapshot with the key
+ * material loaded for it (our keystores, the AS4 truststore, each party's certificate). It is
+ * immutable and reference-counted: a request or a send attempt takes a reference at its start
+ * and uses that snapshot throughout, so a reload (SIGHUP or the API) never changes keys or
+ * PModes under a message being processed, and never drops traffic.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "as4/compiler.h"
+#include "as4/config.h"
+#include "as4/diag.h"
+#include "as4/err.h"
+#include "as4/http.h"
+#include "as4/store.h"
+#include "as4/wss.h"
+
+/* Configuration plus the key material loaded for it. Immutable; reference-counted. */
+struct as4_runtime {
+	struct as4_config *cfg;        /* one reference */
+	struct as4_keystore *sign;     /* our signing key and certificate */
+	struct as4_keystore **decrypt; /* encryption key first, then old ones (rollover) */
+	size_t n_decrypt;
+	struct as4_truststore *trust; /* AS4 signer CAs; NULL when none configured */
+	X509 **party_certs;           /* per cfg->parties[i]; NULL when none configured */
+	atomic_uint refs;
+};
+
+/*
+ * Load the key material for cfg (takes over the caller's reference to cfg, also on failure).
+ * Errors: AS4_E_CONFIG with a diagnostic naming the file.
+ */
+AS4_MUST_CHECK as4_err as4_runtime_new(struct as4_config *cfg, struct as4_runtime **out,
+                                       struct as4_diag *d);
+
+/* Add a reference. Thread-safe. */
+struct as4_runtime *as4_runtime_ref(struct as4_runtime *rt);
+
+/* Drop a reference; the last one frees everything. NULL ok. Thread-safe. */
+void as4_runtime_put(struct as4_runtime *rt);
+
+/* The certificate configured for a party of rt->cfg, or NULL. Borrowed from rt. */
+X509 *as4_runtime_party_cert(const struct as4_runtime *rt, const struct as4_party *party);
+
+/* Counters for /metrics and /status; all atomics, updated without locks. */
+struct as4_metrics {
+	atomic_ulong received_ok;         /* UserMessages stored and receipted */
+	atomic_ulong received_duplicate;  /* duplicates answered with the stored receipt */
+	atomic_ulong received_test;       /* test-service messages answered */
+	atomic_ulong received_error;      /* requests answered with an ebMS error */
+	atomic_ulong errors_by_code[32];  /* received_error by EBMS code (index: code % 32) */
+	atomic_ulong sent_ok;             /* messages delivered with a verified receipt */
+	atomic_ulong sent_retry;          /* attempts that will be retried */
+	atomic_ulong sent_failed;         /* messages that ended failed */
+	atomic_ulong submitted;           /* API submissions accepted */
+	atomic_ulong api_requests;        /* API requests served */
+	atomic_ulong api_denied;          /* API requests refused with 401/403 */
+	atomic_ulong recv_latency_us_sum; /* receive handling time, sum and count */
+	atomic_ulong recv_latency_count;
+	atomic_ulong recv_latency_buckets[12]; /* <=1,2,5,10,20,50,100,200,500,1000,2000,+Inf ms */
+	atomic_ulong send_latency_us_sum;      /* send attempt time (to receipt verified) */
+	atomic_ulong send_latency_count;
+	atomic_ulong send_latency_buckets[12];
+	atomic_ulong smp_lookups;
+	atomic_ulong smp_cache_hits;
+};
+
+/* Upper bounds (ms) of the latency histogram buckets; the last is +Inf. */
+extern const double as4_latency_bounds_ms[12];
+
+/* Count one latency observation (us) into a sum/count/bucket triple. */
+void as4_metrics_observe(atomic_ulong *sum, atomic_ulong *count, atomic_ulong *buckets,
+                         uint64_t us);
+
+struct as4_sender;
+struct as4_delivery;
+
+/* The access point. */
+struct as4_ap {
+	pthread_mutex_t rt_lock; /* guards rt (only to copy the pointer and count) */
+	struct as4_runtime *rt;  /* the published snapshot */
+	struct as4_store *store;
+	struct as4_http_server *msh;
+	struct as4_http_server *api;
+	struct as4_sender *sender;
+	struct as4_delivery *delivery; /* webhook pushes to the backend */
+	struct as4_metrics metrics;
+	int64_t started_ms;
+	atomic_bool stopping;
+	const char *version;
+};
+
+/* The current runtime snapshot with a new reference (as4_runtime_put() it). Thread-safe. */
+struct as4_runtime *as4_ap_runtime(struct as4_ap *ap);
+
+/*
+ * Reload: load the configuration again and its key material; on success publish it (requests
+ * in flight finish on the old snapshot). On failure nothing changes and d says why.
+ * Listener addresses and the data directory are not changed by a reload (restart for those).
+ */
+AS4_MUST_CHECK as4_err as4_ap_reload(struct as4_ap *ap, struct as4_diag *d);
+
+/* The MSH request handlers for the /as4 listener (ap/transport/msh.c). */
+bool as4_msh_head(void *ctx, struct as4_http_req *req, struct as4_http_resp *resp);
+void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *body,
+                    struct as4_http_resp *resp);
+
+/* The internal API handlers (ap/api/api.c). */
+bool as4_api_head(void *ctx, struct as4_http_req *req, struct as4_http_resp *resp);
+void as4_api_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *body,
+                    struct as4_http_resp *resp);
+
+/* Start the send workers (ap/transport/sender.c). */
+AS4_MUST_CHECK as4_err as4_sender_start(struct as4_ap *ap, struct as4_sender **out,
+                                        struct as4_diag *d);
+
+/* Wake the send workers (a message was queued). Thread-safe. NULL ok. */
+void as4_sender_kick(struct as4_sender *s);
+
+/* Stop the workers, letting attempts in progress finish (up to grace_ms). NULL ok. */
+void as4_sender_stop(struct as4_sender *s, unsigned grace_ms);
