@@ -13,15 +13,28 @@
 #include "as4/diag.h"
 #include "as4/err.h"
 
-/* gzip in (RFC 1952 member) into out at level 1..9 (0 = default 6). AS4_E_NOMEM, sink errors. */
+/*
+ * gzip in (one RFC 1952 member: no file name, mtime 0) into out at level 1..9 (0 = default 6),
+ * 64 KiB at a time, releasing a mapped input's pages behind the stream.
+ * Errors: AS4_E_INVAL (level outside 0..9, NULL argument), AS4_E_NOMEM, the sink's error
+ * (AS4_E_LIMIT past out->max, AS4_E_IO, AS4_E_SPACE), each with a diagnostic.
+ * Thread safety: none needed (no shared state); in and out have one owner.
+ */
 AS4_MUST_CHECK as4_err as4_gzip_compress(const struct as4_blob *in, int level, struct as4_sink *out,
                                          struct as4_diag *d);
 
 /*
- * Gunzip in into out. Requires a gzip header (not raw zlib), accepts one member (trailing
- * bytes after it are an error). Errors: AS4_E_DECOMPRESS (bad data, CRC/length mismatch,
- * truncated, output over out->max, ratio over max_ratio; max_ratio 0 = no ratio cap), with a
- * diagnostic giving the reason and the byte offset.
+ * Gunzip in into out. Requires a gzip header (not raw zlib or deflate), accepts one member
+ * (trailing bytes after it, a second member included, are an error). The optional header
+ * fields (FEXTRA, FNAME, FCOMMENT, FHCRC) are accepted; CRC-32 and ISIZE are checked.
+ * Caps: the output may not exceed what out can still take (out->max - out->len), nor
+ * in->len * max_ratio (max_ratio 0 = no ratio cap). Streams 64 KiB at a time, releasing a
+ * mapped input's pages behind it.
+ * Errors: AS4_E_DECOMPRESS (bad data, CRC/length mismatch, truncated, trailing data, output
+ * over a cap), with a diagnostic giving the reason and the byte offset ("gzip data invalid at
+ * byte 1234: invalid block type", "decompressed size exceeds 209715200 bytes");
+ * AS4_E_NOMEM; AS4_E_IO/AS4_E_SPACE from the sink; AS4_E_INVAL (NULL argument). On failure
+ * out holds a prefix of the output; the caller discards it (as4_sink_cleanup()).
  */
 AS4_MUST_CHECK as4_err as4_gzip_decompress(const struct as4_blob *in, uint32_t max_ratio,
                                            struct as4_sink *out, struct as4_diag *d);
