@@ -6,6 +6,8 @@
  */
 #include "as4/ebms3.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,7 +74,11 @@ static bool xml_char(uint32_t cp)
 bool ebms3_xml_text_valid(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
+	/* fast path: printable ASCII, tab, LF, CR */
+	while ((*p >= 0x20 && *p < 0x7f) || *p == '\t' || *p == '\n' || *p == '\r') {
+		p++;
+	}
+	size_t n = strlen((const char *)p);
 	while (n > 0) {
 		uint32_t cp = 0;
 		size_t l = utf8_next(p, n, &cp);
@@ -149,6 +155,11 @@ xmlDoc *ebms3_new_envelope(xmlNode **header, xmlNode **messaging, xmlNode **body
 	if (doc == NULL) {
 		return NULL;
 	}
+	/* names interned once per document instead of one allocation per node */
+	doc->dict = xmlDictCreate();
+	if (doc->dict == NULL) {
+		goto fail;
+	}
 	xmlNode *env = xmlNewDocNode(doc, NULL, (const xmlChar *)"Envelope", NULL);
 	if (env == NULL) {
 		goto fail;
@@ -208,29 +219,36 @@ struct bctx {
 	xmlNs *eb;
 };
 
-/* A value that must be present: non-empty, UTF-8, XML characters only, bounded. */
-static as4_err need(struct bctx *c, const char *v, const char *field)
+/*
+ * A value that must be present: non-empty, UTF-8, XML characters only, bounded. The field
+ * name (printf format) is only formatted when the value is refused.
+ */
+AS4_PRINTF(3, 4) static as4_err need(struct bctx *c, const char *v, const char *fmt, ...)
 {
+	const char *why = NULL;
 	if (v == NULL || v[0] == '\0') {
-		return as4_diag_set_field(c->d, AS4_E_INVAL, field, "%s is required", field);
+		why = "is required";
+	} else if (strlen(v) > AS4_EBMS3_VALUE_MAX) {
+		why = "is too long";
+	} else if (!ebms3_xml_text_valid(v)) {
+		why = "is not valid UTF-8 or holds characters XML cannot carry";
 	}
-	if (strlen(v) > AS4_EBMS3_VALUE_MAX) {
-		return as4_diag_set_field(c->d, AS4_E_INVAL, field, "%s is longer than %d bytes",
-		                          field, AS4_EBMS3_VALUE_MAX);
+	if (why == NULL) {
+		return AS4_OK;
 	}
-	if (!ebms3_xml_text_valid(v)) {
-		return as4_diag_set_field(
-		        c->d, AS4_E_INVAL, field,
-		        "%s is not valid UTF-8 or holds characters XML cannot carry", field);
+	char field[AS4_DIAG_FIELD_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(field, sizeof(field), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		field[0] = '\0';
 	}
-	return AS4_OK;
+	return as4_diag_set_field(c->d, AS4_E_INVAL, field, "%s %s", field, why);
 }
 
 /* An optional value: NULL is fine, otherwise as need(). */
-static as4_err opt(struct bctx *c, const char *v, const char *field)
-{
-	return v == NULL ? AS4_OK : need(c, v, field);
-}
+#define opt(c, v, ...) ((v) == NULL ? AS4_OK : need((c), (v), __VA_ARGS__))
 
 static as4_err add_text(struct bctx *c, xmlNode *parent, const char *name, const char *text,
                         xmlNode **out)
@@ -259,7 +277,6 @@ static as4_err add_attr(struct bctx *c, xmlNode *n, const char *name, const char
 static as4_err build_party(struct bctx *c, xmlNode *parent, const char *name,
                            const struct as4_party_info *pi, const char *field)
 {
-	char f[64];
 	if (pi->n_ids == 0 || pi->ids == NULL) {
 		return as4_diag_set_field(c->d, AS4_E_INVAL, field, "%s has no party id", field);
 	}
@@ -268,16 +285,10 @@ static as4_err build_party(struct bctx *c, xmlNode *parent, const char *name,
 		return as4_diag_set(c->d, AS4_E_NOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < pi->n_ids; i++) {
-		if (as4_str_fmt(f, sizeof(f), "%s.ids[%zu].value", field, i) != AS4_OK) {
-			/* bounded index: always fits */
-		}
 		xmlNode *pid = NULL;
-		as4_err err = need(c, pi->ids[i].value, f);
+		as4_err err = need(c, pi->ids[i].value, "%s.ids[%zu].value", field, i);
 		if (err == AS4_OK) {
-			if (as4_str_fmt(f, sizeof(f), "%s.ids[%zu].type", field, i) != AS4_OK) {
-				/* bounded index: always fits */
-			}
-			err = opt(c, pi->ids[i].type, f);
+			err = opt(c, pi->ids[i].type, "%s.ids[%zu].type", field, i);
 		}
 		if (err == AS4_OK) {
 			err = add_text(c, el, "PartyId", pi->ids[i].value, &pid);
@@ -289,35 +300,38 @@ static as4_err build_party(struct bctx *c, xmlNode *parent, const char *name,
 			return err;
 		}
 	}
-	if (as4_str_fmt(f, sizeof(f), "%s.role", field) != AS4_OK) {
-		/* fixed names: always fits */
-	}
-	as4_err err = need(c, pi->role, f);
+	as4_err err = need(c, pi->role, "%s.role", field);
 	return err != AS4_OK ? err : add_text(c, el, "Role", pi->role, NULL);
 }
 
-static as4_err build_property(struct bctx *c, xmlNode *parent, const char *name, const char *type,
-                              const char *value, const char *field)
+/* One eb:Property; field names the list for diagnostics ("properties", "payloads[0].props"). */
+static as4_err build_property(struct bctx *c, xmlNode *parent, const struct as4_property *p,
+                              const char *field)
 {
-	char f[80];
-	as4_err err = need(c, name, field);
-	if (err == AS4_OK && as4_str_fmt(f, sizeof(f), "%s(%s).value", field, name) == AS4_OK) {
-		/* a property's value may be empty, but must be XML text */
-		err = value == NULL ? as4_diag_set_field(c->d, AS4_E_INVAL, f, "%s is required", f)
-		                    : (value[0] == '\0' ? AS4_OK : need(c, value, f));
+	as4_err err = need(c, p->name, "%s", field);
+	if (err == AS4_OK && p->value == NULL) {
+		char f[AS4_DIAG_FIELD_MAX];
+		if (as4_str_fmt(f, sizeof(f), "%s(%s).value", field, p->name) != AS4_OK) {
+			/* a cut field name is still useful */
+		}
+		err = as4_diag_set_field(c->d, AS4_E_INVAL, f, "%s is required", f);
 	}
-	if (err == AS4_OK && as4_str_fmt(f, sizeof(f), "%s(%s).type", field, name) == AS4_OK) {
-		err = opt(c, type, f);
-	}
-	xmlNode *p = NULL;
-	if (err == AS4_OK) {
-		err = add_text(c, parent, "Property", value, &p);
+	/* a property's value may be empty, but must be XML text */
+	if (err == AS4_OK && p->value[0] != '\0') {
+		err = need(c, p->value, "%s(%s).value", field, p->name);
 	}
 	if (err == AS4_OK) {
-		err = add_attr(c, p, "name", name);
+		err = opt(c, p->type, "%s(%s).type", field, p->name);
+	}
+	xmlNode *el = NULL;
+	if (err == AS4_OK) {
+		err = add_text(c, parent, "Property", p->value, &el);
 	}
 	if (err == AS4_OK) {
-		err = add_attr(c, p, "type", type);
+		err = add_attr(c, el, "name", p->name);
+	}
+	if (err == AS4_OK) {
+		err = add_attr(c, el, "type", p->type);
 	}
 	return err;
 }
@@ -328,21 +342,23 @@ static bool is_reserved_part_prop(const char *name)
 	       strcmp(name, AS4_PROP_CHARSET) == 0;
 }
 
+static as4_err part_field_error(struct bctx *c, size_t i, const char *name, const char *why)
+{
+	char f[64];
+	if (as4_str_fmt(f, sizeof(f), "payloads[%zu].%s", i, name) != AS4_OK) {
+		/* bounded index and fixed names: always fits */
+	}
+	return as4_diag_set_field(c->d, AS4_E_INVAL, f, "%s %s", f, why);
+}
+
 static as4_err build_part_info(struct bctx *c, xmlNode *payload_info,
                                const struct as4_part_info *pi, size_t i)
 {
-	char f[64];
 	if (pi->in_body || pi->content_id == NULL) {
-		if (as4_str_fmt(f, sizeof(f), "payloads[%zu].content_id", i) != AS4_OK) {
-			/* bounded index: always fits */
-		}
-		return as4_diag_set_field(c->d, AS4_E_INVAL, f,
-		                          "%s is required (payloads travel as attachments)", f);
+		return part_field_error(c, i, "content_id",
+		                        "is required (payloads travel as attachments)");
 	}
-	if (as4_str_fmt(f, sizeof(f), "payloads[%zu].content_id", i) != AS4_OK) {
-		/* bounded index: always fits */
-	}
-	as4_err err = need(c, pi->content_id, f);
+	as4_err err = need(c, pi->content_id, "payloads[%zu].content_id", i);
 	if (err != AS4_OK) {
 		return err;
 	}
@@ -350,33 +366,19 @@ static as4_err build_part_info(struct bctx *c, xmlNode *payload_info,
 		/* RFC 2392 would need %-escapes for these; refuse instead of writing a wrong URL.
 		 */
 		if ((unsigned char)*p <= 0x20 || strchr("<>\"%", *p) != NULL) {
-			return as4_diag_set_field(
-			        c->d, AS4_E_INVAL, f,
-			        "%s holds a character not allowed in a Content-ID", f);
+			return part_field_error(c, i, "content_id",
+			                        "holds a character not allowed in a Content-ID");
 		}
 	}
-	if (as4_str_fmt(f, sizeof(f), "payloads[%zu].mime_type", i) != AS4_OK) {
-		/* bounded index: always fits */
-	}
-	err = need(c, pi->mime_type, f);
-	if (err == AS4_OK && pi->compression != NULL) {
-		if (as4_str_fmt(f, sizeof(f), "payloads[%zu].compression", i) != AS4_OK) {
-			/* bounded index: always fits */
-		}
-		if (strcmp(pi->compression, AS4_COMPRESSION_GZIP) != 0) {
-			err = as4_diag_set_field(c->d, AS4_E_INVAL, f, "%s must be %s", f,
-			                         AS4_COMPRESSION_GZIP);
-		}
-	}
-	if (err == AS4_OK && pi->charset != NULL && !as4_xml_encname_valid(pi->charset)) {
-		if (as4_str_fmt(f, sizeof(f), "payloads[%zu].charset", i) != AS4_OK) {
-			/* bounded index: always fits */
-		}
-		err = as4_diag_set_field(c->d, AS4_E_INVAL, f, "%s '%.40s' is not an encoding name",
-		                         f, pi->charset);
-	}
+	err = need(c, pi->mime_type, "payloads[%zu].mime_type", i);
 	if (err != AS4_OK) {
 		return err;
+	}
+	if (pi->compression != NULL && strcmp(pi->compression, AS4_COMPRESSION_GZIP) != 0) {
+		return part_field_error(c, i, "compression", "must be " AS4_COMPRESSION_GZIP);
+	}
+	if (pi->charset != NULL && !as4_xml_encname_valid(pi->charset)) {
+		return part_field_error(c, i, "charset", "is not an XML encoding name");
 	}
 	xmlNode *el = ebms3_add_elem(payload_info, c->eb, "PartInfo");
 	xmlNode *pp = el != NULL ? ebms3_add_elem(el, c->eb, "PartProperties") : NULL;
@@ -390,24 +392,26 @@ static as4_err build_part_info(struct bctx *c, xmlNode *payload_info,
 	memcpy(href + 4, pi->content_id, len + 1);
 	err = add_attr(c, el, "href", href);
 	free(href);
+	char f[64];
 	if (as4_str_fmt(f, sizeof(f), "payloads[%zu].props", i) != AS4_OK) {
 		/* bounded index: always fits */
 	}
-	if (err == AS4_OK) {
-		err = build_property(c, pp, AS4_PROP_MIME_TYPE, NULL, pi->mime_type, f);
-	}
-	if (err == AS4_OK && pi->compression != NULL) {
-		err = build_property(c, pp, AS4_PROP_COMPRESSION, NULL, pi->compression, f);
-	}
-	if (err == AS4_OK && pi->charset != NULL) {
-		err = build_property(c, pp, AS4_PROP_CHARSET, NULL, pi->charset, f);
+	struct as4_property fixed[3] = {
+	        {AS4_PROP_MIME_TYPE, NULL, pi->mime_type},
+	        {AS4_PROP_COMPRESSION, NULL, pi->compression},
+	        {AS4_PROP_CHARSET, NULL, pi->charset},
+	};
+	for (size_t k = 0; err == AS4_OK && k < 3; k++) {
+		if (fixed[k].value != NULL) {
+			err = build_property(c, pp, &fixed[k], f);
+		}
 	}
 	for (size_t k = 0; err == AS4_OK && k < pi->n_props; k++) {
 		const struct as4_property *p = &pi->props[k];
 		if (p->name != NULL && is_reserved_part_prop(p->name)) {
 			continue;
 		}
-		err = build_property(c, pp, p->name, p->type, p->value, f);
+		err = build_property(c, pp, p, f);
 	}
 	return err;
 }
@@ -526,8 +530,7 @@ as4_err as4_ebms3_build_user_message(const struct as4_user_message *um, xmlDoc *
 			err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 		}
 		for (size_t i = 0; err == AS4_OK && i < um->n_props; i++) {
-			err = build_property(&c, mp, um->props[i].name, um->props[i].type,
-			                     um->props[i].value, "properties");
+			err = build_property(&c, mp, &um->props[i], "properties");
 		}
 	}
 	if (err == AS4_OK && um->n_parts > 0) {
