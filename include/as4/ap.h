@@ -86,6 +86,7 @@ void as4_metrics_observe(atomic_ulong *sum, atomic_ulong *count, atomic_ulong *b
 
 struct as4_sender;
 struct as4_delivery;
+struct as4_maint;
 
 /* The access point. */
 struct as4_ap {
@@ -96,6 +97,8 @@ struct as4_ap {
 	struct as4_http_server *api;
 	struct as4_sender *sender;
 	struct as4_delivery *delivery; /* webhook pushes to the backend */
+	struct as4_maint *maint;       /* background upkeep: duplicate window, retention */
+	char tmp_dir[4096];            /* <data_dir>/tmp: unnamed spool files of requests */
 	struct as4_metrics metrics;
 	int64_t started_ms;
 	atomic_bool stopping;
@@ -131,3 +134,13 @@ void as4_sender_kick(struct as4_sender *s);
 
 /* Stop the workers, letting attempts in progress finish (up to grace_ms). NULL ok. */
 void as4_sender_stop(struct as4_sender *s, unsigned grace_ms);
+
+/*
+ * Start the maintenance thread (ap/transport/maint.c): prunes the duplicate window, applies
+ * the retention policy, removes orphaned spool files; once a minute and at start.
+ */
+AS4_MUST_CHECK as4_err as4_maint_start(struct as4_ap *ap, struct as4_maint **out,
+                                       struct as4_diag *d);
+
+/* Stop the maintenance thread. NULL ok. */
+void as4_maint_stop(struct as4_maint *m);
