@@ -396,8 +396,9 @@ as4_err as4_store_open(const char *data_dir, const struct as4_store_opts *opts,
 		err = as4_mkdir_p(spool, 0700);
 	}
 	if (err != AS4_OK) {
-		err = as4_diag_set(d, err, "store: cannot create %s or %s: %s", envdir, spool,
-		                   strerror(errno));
+		int e = errno;
+		err = as4_diag_set(d, err == AS4_E_SPACE ? AS4_E_SPACE : AS4_E_IO,
+		                   "store: cannot create %s or %s: %s", envdir, spool, strerror(e));
 		goto out;
 	}
 	st->spool_fd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
