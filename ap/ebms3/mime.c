@@ -1562,10 +1562,24 @@ as4_err as4_mime_build(const struct as4_part *root, const struct as4_part *parts
 			}
 		}
 	}
+	/* start is a quoted-string (RFC 2045 §5.1): a backslash in the Content-ID is escaped. */
+	char qcid[sizeof(out->content_type)];
+	size_t k = 0;
+	for (const char *c = root_cid; *c != '\0'; c++) {
+		if (k + 3 > sizeof(qcid)) {
+			err = AS4_E_LIMIT;
+			goto out;
+		}
+		if (*c == '\\') {
+			qcid[k++] = '\\';
+		}
+		qcid[k++] = *c;
+	}
+	qcid[k] = '\0';
 	err = as4_str_fmt(out->content_type, sizeof(out->content_type),
 	                  "multipart/related; boundary=\"%s\"; type=\"application/soap+xml\"; "
 	                  "start=\"<%s>\"",
-	                  boundary, root_cid);
+	                  boundary, qcid);
 	if (err != AS4_OK) {
 		goto out;
 	}
