@@ -222,6 +222,11 @@ as4_err as4_conf_errors_diag(const struct as4_conf_errors *e, struct as4_diag *d
 
 char *as4_conf_quote(const char *v, char *out, size_t cap)
 {
+	return as4_conf_quote_max(v, 60, out, cap);
+}
+
+char *as4_conf_quote_max(const char *v, size_t max, char *out, size_t cap)
+{
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 	size_t shown = 0;
@@ -252,7 +257,7 @@ char *as4_conf_quote(const char *v, char *out, size_t cap)
 			el = 1;
 		}
 		/* room for the escape, "..." , the closing quote and the NUL */
-		if (shown >= 60 || o + el + 5 > cap) {
+		if (shown >= max || o + el + 5 > cap) {
 			cut = true;
 			break;
 		}

@@ -311,6 +311,9 @@ char *as4_conf_node_path(const struct as4_conf_node *n, char *out, size_t cap);
  */
 char *as4_conf_quote(const char *v, char *out, size_t cap);
 
+/* As as4_conf_quote() but showing at most max bytes of v (for long identifiers). */
+char *as4_conf_quote_max(const char *v, size_t max, char *out, size_t cap);
+
 /*
  * The declared name in names (NULL-terminated) closest to s by edit distance (insertions,
  * deletions, substitutions, adjacent transpositions), or NULL when none is close enough to be

@@ -136,6 +136,22 @@ const struct as4_pmode *as4_pmode_find(const struct as4_pmode_set *set, const ch
  * closest candidate and the value sent, e.g.
  *   "no PMode matches: action 'urn:x' not in PMode 'medcom-hn' (expects 'urn:y')".
  * Thread-safe.
+ *
+ * Rules in detail (docs/admin-guide.md "How a PMode is chosen"):
+ * - A party matches when at least one PartyId sent (type and value, exact) is one of the
+ *   party's configured ids; roles, service, service type, action, agreement and its type are
+ *   compared exactly; a PMode without agreement matches only messages without AgreementRef;
+ *   a missing MPC is the default MPC.
+ * - AgreementRef/@pmode naming one of our PModes restricts the choice to that PMode; a value
+ *   we do not know is ignored (peers often send their own ids).
+ * - Test service rule: a message for the ebMS test service (as4_pmode_is_test_service()) that
+ *   no PMode matches fully is matched by its parties alone (From and To PartyIds, in the
+ *   PMode's direction); the first such PMode gives its security and reliability settings.
+ * - Several matching PModes cannot happen in a loaded configuration (match keys are unique);
+ *   for a set built with as4_pmode_set_from_array() the first one wins.
+ * - The closest candidate is the PMode matching the most fields (the first on a tie); the
+ *   diagnostic names its first differing field and diag->field gets the eb: element path
+ *   ("eb:CollaborationInfo/eb:Action").
  */
 AS4_MUST_CHECK as4_err as4_pmode_match(const struct as4_pmode_set *set,
                                        const struct as4_pmode_key *key,
@@ -154,3 +170,28 @@ AS4_MUST_CHECK as4_err as4_pmode_set_from_array(const struct as4_pmode *pmodes, 
 
 /* Free a set (and what it owns). NULL ok. */
 void as4_pmode_set_free(struct as4_pmode_set *set);
+
+/* ---- PMode documents ----------------------------------------------------------------------- */
+
+struct as4_conf_schema;
+
+/*
+ * The schema table of a PMode document: the YAML files of conf/pmodes/ and the JSON documents
+ * of the admin API (docs/admin-guide.md "PModes"). Static, thread-safe. Validation against the
+ * configuration (parties, networks) is as4_config_pmode_validate() in as4/config.h.
+ */
+const struct as4_conf_schema *as4_pmode_schema(void);
+
+/*
+ * The document name of an algorithm or option value (the inverse of the PMode schema):
+ * which = "signature_algorithm" (enum as4_sig_alg), "key_transport" (enum as4_key_transport),
+ * "data_encryption" (enum as4_data_alg) or "key_reference" (enum as4_keyref). Returns e.g.
+ * "rsa-sha256", or NULL for an unknown which/value. Static storage, thread-safe.
+ */
+const char *as4_pmode_value_name(const char *which, int value);
+
+/*
+ * True when two PModes would compete for the same received messages: same agreement (and
+ * type), initiator and responder parties and roles, service (and type), action and MPC.
+ */
+bool as4_pmode_same_key(const struct as4_pmode *a, const struct as4_pmode *b);
