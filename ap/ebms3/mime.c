@@ -1215,16 +1215,34 @@ static size_t pct_decode(const char *s, char *out, size_t cap)
 	return k;
 }
 
+/* The part whose Content-ID is the n bytes at id, or NULL. */
+static struct as4_part *find_exact(const struct as4_mime *m, const char *id, size_t n)
+{
+	for (size_t i = 0; i < m->n_parts; i++) {
+		const char *pid = m->parts[i].content_id;
+		if (pid != NULL && strlen(pid) == n && memcmp(pid, id, n) == 0) {
+			return &m->parts[i];
+		}
+	}
+	return NULL;
+}
+
 struct as4_part *as4_mime_find(const struct as4_mime *m, const char *content_id)
 {
 	if (m == NULL || content_id == NULL) {
 		return NULL;
 	}
+	/* The literal value first: a Content-ID may itself start with "cid:" or contain '%'. */
 	const char *id = content_id;
+	size_t n = strlen(id);
+	struct as4_part *p = find_exact(m, id, n);
+	if (p != NULL) {
+		return p;
+	}
 	if (as4_str_nieq(id, "cid:", 4)) {
 		id += 4;
+		n -= 4;
 	}
-	size_t n = strlen(id);
 	if (n >= 2 && id[0] == '<' && id[n - 1] == '>') {
 		id++;
 		n -= 2;
@@ -1232,14 +1250,9 @@ struct as4_part *as4_mime_find(const struct as4_mime *m, const char *content_id)
 	if (n == 0) {
 		return NULL;
 	}
-	for (size_t i = 0; i < m->n_parts; i++) {
-		const char *pid = m->parts[i].content_id;
-		if (pid != NULL && strlen(pid) == n && memcmp(pid, id, n) == 0) {
-			return &m->parts[i];
-		}
-	}
-	if (memchr(id, '%', n) == NULL) {
-		return NULL;
+	p = find_exact(m, id, n);
+	if (p != NULL || memchr(id, '%', n) == NULL) {
+		return p;
 	}
 	char raw[1024];
 	char dec[1024];
@@ -1249,13 +1262,7 @@ struct as4_part *as4_mime_find(const struct as4_mime *m, const char *content_id)
 	memcpy(raw, id, n);
 	raw[n] = '\0';
 	size_t k = pct_decode(raw, dec, sizeof(dec));
-	for (size_t i = 0; k > 0 && i < m->n_parts; i++) {
-		const char *pid = m->parts[i].content_id;
-		if (pid != NULL && strlen(pid) == k && memcmp(pid, dec, k) == 0) {
-			return &m->parts[i];
-		}
-	}
-	return NULL;
+	return k > 0 ? find_exact(m, dec, k) : NULL;
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -81,7 +81,8 @@ void as4_mime_cleanup(struct as4_mime *m);
 
 /*
  * Find a part by Content-ID. content_id may be bare ("a@b"), in <>, or a cid: URL
- * ("cid:a@b", RFC 2392, %hh escapes decoded when the literal form matches nothing).
+ * ("cid:a@b", RFC 2392, %hh escapes decoded when nothing else matches); the literal value
+ * is tried first, so a Content-ID that itself starts with "cid:" is found too.
  * Returns a part of m (borrowed, valid while m is) or NULL.
  */
 struct as4_part *as4_mime_find(const struct as4_mime *m, const char *content_id);

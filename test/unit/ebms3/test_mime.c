@@ -535,6 +535,16 @@ static void test_find_percent_encoded(void **state)
 	assert_ptr_equal(as4_mime_find(&m, "cid:a%20b%2Fc@x"), &m.parts[1]);
 	assert_null(as4_mime_find(&m, "cid:a%2"));
 	as4_mime_cleanup(&m);
+
+	/* A Content-ID that itself starts with "cid:" is found by its literal value (fuzz find). */
+	static const char odd[] = "--q\r\n\r\n<E/>\r\n"
+	                          "--q\r\nContent-ID: <cid:x>\r\n\r\nz\r\n"
+	                          "--q\r\nContent-ID: <x>\r\n\r\ny\r\n--q--\r\n";
+	assert_int_equal(parse("multipart/related; boundary=q", odd, &m, &d), AS4_OK);
+	assert_ptr_equal(as4_mime_find(&m, "cid:x"), &m.parts[1]);
+	assert_ptr_equal(as4_mime_find(&m, "x"), &m.parts[2]);
+	assert_ptr_equal(as4_mime_find(&m, "cid:cid:x"), &m.parts[1]);
+	as4_mime_cleanup(&m);
 }
 
 static void test_base64_part(void **state)
