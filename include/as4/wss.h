@@ -23,6 +23,7 @@
 #include <libxml/tree.h>
 #include <openssl/x509.h>
 
+#include "as4/arena.h"
 #include "as4/compiler.h"
 #include "as4/diag.h"
 #include "as4/err.h"
@@ -157,6 +158,11 @@ struct as4_wss_open_params {
 	const struct as4_limits *limits;
 	const char *spool_dir; /* for large plaintexts (borrowed; NULL = memory) */
 	size_t spool_threshold;
+	/*
+	 * Where the content_type strings of decrypted parts are copied (the message arena);
+	 * NULL = they point into env (EncryptedData/@MimeType) and live as long as env does.
+	 */
+	struct as4_arena *arena;
 };
 
 struct as4_wss_open_result {
@@ -170,6 +176,9 @@ struct as4_wss_open_result {
 	char *signer_subject;        /* one-line subject (heap) or NULL */
 	bool signer_time_valid;      /* signer certificate valid at at_ms */
 	bool signer_trusted;         /* chains to trust, or is an accepted certificate */
+	const char *signer_ref;      /* how KeyInfo named the signer ("BST X509v3",
+	                                "BST X509PKIPathv1", "KeyIdentifier SKI",
+	                                "X509IssuerSerial", ...; static) or NULL */
 	struct as4_signed_refs refs; /* the references as received (for the Receipt's NRI) */
 	bool encrypted;              /* an EncryptedKey / EncryptedData was present */
 	bool decryption_ok;          /* every EncryptedData decrypted */

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Our private key and certificate chain. This is the only file that reads, holds or uses
+ * private key material (STYLE rule 23): the PEM text is wiped with OPENSSL_cleanse as soon as
+ * it is parsed, the key lives in an OpenSSL EVP_PKEY (which wipes itself when freed), and the
+ * two private-key operations the layer needs (signing through xmlsec, RSA-OAEP unwrap) are
+ * reached through the functions at the end of this file.
+ */
+#include "as4/wss.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <xmlsec/openssl/evp.h>
+
+#include "wss_int.h"
+
+/* Largest key or certificate file read (a PEM chain of a dozen certificates is ~20 KB). */
+#define KEY_FILE_MAX (1024u * 1024)
+
+struct as4_keystore {
+	EVP_PKEY *key;
+	X509 *cert;
+	STACK_OF(X509) * chain;
+};
+
+/*
+ * Read the key file through one descriptor so that the permission check and the read see the
+ * same file. STYLE rule 23: a key readable by group or others is refused.
+ */
+static as4_err read_key_file(const char *path, uint8_t **out, size_t *len, struct as4_diag *d)
+{
+	as4_err err = AS4_OK;
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return as4_diag_set(d, AS4_E_CONFIG, "cannot open private key file %s: %s", path,
+		                    strerror(errno));
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		err = as4_diag_set(d, AS4_E_CONFIG, "private key file %s is not a regular file",
+		                   path);
+		goto out;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		err = as4_diag_set(d, AS4_E_CONFIG,
+		                   "private key file %s is accessible by group or others (mode "
+		                   "%04o); restrict it with chmod 600",
+		                   path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (st.st_size <= 0 || (uint64_t)st.st_size > KEY_FILE_MAX) {
+		err = as4_diag_set(d, AS4_E_CONFIG, "private key file %s has an implausible size",
+		                   path);
+		goto out;
+	}
+	size_t want = (size_t)st.st_size;
+	buf = malloc(want + 1);
+	if (buf == NULL) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory reading %s", path);
+		goto out;
+	}
+	while (n < want) {
+		ssize_t r = read(fd, buf + n, want - n);
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r <= 0) {
+			err = as4_diag_set(d, AS4_E_CONFIG, "cannot read private key file %s",
+			                   path);
+			goto out;
+		}
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+out:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, n);
+		free(buf);
+	}
+	close(fd);
+	return err;
+}
+
+/* No passphrase prompt: encrypted keys are refused with a clear message instead. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return 0;
+}
+
+static as4_err parse_key(const char *path, const uint8_t *pem, size_t len, EVP_PKEY **out,
+                         struct as4_diag *d)
+{
+	char e[200];
+	if (len > INT32_MAX) {
+		return as4_diag_set(d, AS4_E_CONFIG, "private key file %s too large", path);
+	}
+	if (memmem(pem, len, "BEGIN ENCRYPTED PRIVATE KEY", 27) != NULL ||
+	    memmem(pem, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL) {
+		return as4_diag_set(d, AS4_E_CONFIG,
+		                    "private key file %s is encrypted; store it unencrypted with "
+		                    "mode 0600 (openssl pkey -in KEY -out KEY.pem)",
+		                    path);
+	}
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	if (bio == NULL) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (key == NULL) {
+		return as4_diag_set(d, AS4_E_CONFIG,
+		                    "private key file %s holds no PEM private key (PKCS#8 or "
+		                    "PKCS#1): %s",
+		                    path, wss_ssl_err(e, sizeof(e)));
+	}
+	ERR_clear_error();
+	*out = key;
+	return AS4_OK;
+}
+
+static as4_err parse_certs(const char *path, const uint8_t *data, size_t len, X509 **cert,
+                           STACK_OF(X509) * *chain, struct as4_diag *d)
+{
+	as4_err err = AS4_OK;
+	STACK_OF(X509) *st = sk_X509_new_null();
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	if (st == NULL || len > INT32_MAX) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+		goto out;
+	}
+	bio = BIO_new_mem_buf(data, (int)len);
+	if (bio == NULL) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+		goto out;
+	}
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (sk_X509_push(st, x) <= 0) {
+			X509_free(x);
+			err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	ERR_clear_error();
+	if (sk_X509_num(st) == 0) {
+		/* Not PEM: one DER certificate. */
+		x = wss_cert_from_der(data, len);
+		if (x == NULL || sk_X509_push(st, x) <= 0) {
+			X509_free(x);
+			err = as4_diag_set(d, AS4_E_CONFIG,
+			                   "certificate file %s holds no certificate (PEM or DER)",
+			                   path);
+			goto out;
+		}
+	}
+	*cert = sk_X509_shift(st);
+	*chain = st;
+	st = NULL;
+out:
+	BIO_free(bio);
+	sk_X509_pop_free(st, X509_free);
+	return err;
+}
+
+as4_err as4_keystore_load(const char *key_path, const char *cert_path, struct as4_keystore **out,
+                          struct as4_diag *d)
+{
+	as4_err err = AS4_OK;
+	uint8_t *pem = NULL;
+	size_t pem_len = 0;
+	uint8_t *certs = NULL;
+	size_t certs_len = 0;
+	struct as4_keystore *ks = NULL;
+	*out = NULL;
+	if (key_path == NULL || cert_path == NULL) {
+		return as4_diag_set(d, AS4_E_INVAL,
+		                    "keystore needs a key file and a certificate file");
+	}
+	ks = calloc(1, sizeof(*ks));
+	if (ks == NULL) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	err = read_key_file(key_path, &pem, &pem_len, d);
+	if (err != AS4_OK) {
+		goto out;
+	}
+	err = parse_key(key_path, pem, pem_len, &ks->key, d);
+	OPENSSL_cleanse(pem, pem_len);
+	if (err != AS4_OK) {
+		goto out;
+	}
+	if (!EVP_PKEY_is_a(ks->key, "RSA")) {
+		err = as4_diag_set(d, AS4_E_CONFIG,
+		                   "private key in %s is %s; eDelivery AS4 1.15 needs an RSA key",
+		                   key_path, EVP_PKEY_get0_type_name(ks->key));
+		goto out;
+	}
+	if (EVP_PKEY_get_bits(ks->key) < 2048) {
+		err = as4_diag_set(d, AS4_E_CONFIG,
+		                   "private key in %s has %d bits; at least 2048 are required",
+		                   key_path, EVP_PKEY_get_bits(ks->key));
+		goto out;
+	}
+	err = as4_file_read(cert_path, KEY_FILE_MAX, &certs, &certs_len);
+	if (err != AS4_OK) {
+		err = as4_diag_set(d, AS4_E_CONFIG, "cannot read certificate file %s (%s)",
+		                   cert_path, as4_strerror(err));
+		goto out;
+	}
+	err = parse_certs(cert_path, certs, certs_len, &ks->cert, &ks->chain, d);
+	if (err != AS4_OK) {
+		goto out;
+	}
+	if (X509_check_private_key(ks->cert, ks->key) != 1) {
+		ERR_clear_error();
+		err = as4_diag_set(d, AS4_E_CONFIG,
+		                   "the first certificate in %s does not belong to the key in %s",
+		                   cert_path, key_path);
+		goto out;
+	}
+	*out = ks;
+	ks = NULL;
+out:
+	if (pem != NULL) {
+		OPENSSL_cleanse(pem, pem_len);
+		free(pem);
+	}
+	free(certs);
+	as4_keystore_free(ks);
+	return err;
+}
+
+void as4_keystore_free(struct as4_keystore *ks)
+{
+	if (ks == NULL) {
+		return;
+	}
+	/* EVP_PKEY_free clears the key's big numbers (BN_clear_free) before releasing them. */
+	EVP_PKEY_free(ks->key);
+	X509_free(ks->cert);
+	sk_X509_pop_free(ks->chain, X509_free);
+	OPENSSL_cleanse(ks, sizeof(*ks));
+	free(ks);
+}
+
+X509 *as4_keystore_cert(const struct as4_keystore *ks)
+{
+	return ks->cert;
+}
+
+STACK_OF(X509) * as4_keystore_chain(const struct as4_keystore *ks)
+{
+	return ks->chain;
+}
+
+xmlSecKeyPtr wss_keystore_xmlsec_key(const struct as4_keystore *ks)
+{
+	if (EVP_PKEY_up_ref(ks->key) != 1) {
+		return NULL;
+	}
+	xmlSecKeyDataPtr data = xmlSecOpenSSLEvpKeyAdopt(ks->key);
+	if (data == NULL) {
+		EVP_PKEY_free(ks->key);
+		return NULL;
+	}
+	xmlSecKeyPtr key = xmlSecKeyCreate();
+	if (key == NULL || xmlSecKeySetValue(key, data) < 0) {
+		xmlSecKeyDataDestroy(data);
+		xmlSecKeyDestroy(key);
+		return NULL;
+	}
+	return key;
+}
+
+as4_err wss_keystore_unwrap(const struct as4_keystore *ks, const EVP_MD *oaep_md,
+                            const EVP_MD *mgf1_md, const uint8_t *label, size_t label_len,
+                            const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
+                            size_t *out_len, struct as4_diag *d)
+{
+	as4_err err = AS4_OK;
+	uint8_t tmp[1024]; /* RSA-8192 output at most */
+	size_t tmp_len = sizeof(tmp);
+	unsigned char *lab = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, ks->key, NULL);
+	if (ctx == NULL) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	if ((size_t)EVP_PKEY_get_size(ks->key) > sizeof(tmp)) {
+		err = as4_diag_set(d, AS4_E_DECRYPT, "decryption key too large");
+		goto out;
+	}
+	if (EVP_PKEY_decrypt_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, oaep_md) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, mgf1_md) <= 0) {
+		err = as4_diag_set(d, AS4_E_CRYPTO, "cannot set up RSA-OAEP");
+		goto out;
+	}
+	if (label != NULL && label_len > 0) {
+		lab = OPENSSL_memdup(label, label_len);
+		if (lab == NULL ||
+		    EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, lab, (int)label_len) <= 0) {
+			OPENSSL_free(lab);
+			err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	/* One message for every failure below: an unwrap oracle must learn nothing. */
+	if (EVP_PKEY_decrypt(ctx, tmp, &tmp_len, in, in_len) <= 0 || tmp_len > cap) {
+		err = as4_diag_set(d, AS4_E_DECRYPT,
+		                   "EncryptedKey could not be decrypted with our private key");
+		goto out;
+	}
+	memcpy(out, tmp, tmp_len);
+	*out_len = tmp_len;
+out:
+	ERR_clear_error();
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	EVP_PKEY_CTX_free(ctx);
+	return err;
+}

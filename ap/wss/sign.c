@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ds:Signature on the sending side, eDelivery AS4 1.15 §5.1.3 (Common Profile): exc-C14N,
+ * rsa-sha256 (or 384/512 by PMode), SHA-256 references to eb:Messaging, the Body and every
+ * attachment (Attachment-Content-Signature-Transform), KeyInfo a SecurityTokenReference to a
+ * BinarySecurityToken (X509v3, or X509PKIPathv1 with our chain).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <xmlsec/crypto.h>
+#include <xmlsec/templates.h>
+#include <xmlsec/xmldsig.h>
+#include <xmlsec/xmltree.h>
+
+#include "as4/str.h"
+#include "as4/xml.h"
+#include "wss_int.h"
+
+xmlSecDSigCtxPtr wss_dsig_ctx(struct wss_att_ctx *att)
+{
+	xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
+	if (ctx == NULL) {
+		return NULL;
+	}
+	ctx->userData = att;
+	/* cid: URIs are "remote" to xmlsec; the only IO handler left answers cid: alone */
+	ctx->enabledReferenceUris =
+	        xmlSecTransformUriTypeSameDocument | xmlSecTransformUriTypeRemote;
+	const xmlSecTransformId ref_ids[] = {
+	        xmlSecTransformExclC14NId, wss_swa_transform_id(),  xmlSecTransformSha256Id,
+	        xmlSecTransformSha384Id,   xmlSecTransformSha512Id,
+	};
+	const xmlSecTransformId sig_ids[] = {
+	        xmlSecTransformExclC14NId,
+	        xmlSecTransformRsaSha256Id,
+	        xmlSecTransformRsaSha384Id,
+	        xmlSecTransformRsaSha512Id,
+	};
+	for (size_t i = 0; i < AS4_ARRAY_LEN(ref_ids); i++) {
+		if (xmlSecDSigCtxEnableReferenceTransform(ctx, ref_ids[i]) < 0) {
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < AS4_ARRAY_LEN(sig_ids); i++) {
+		if (xmlSecDSigCtxEnableSignatureTransform(ctx, sig_ids[i]) < 0) {
+			goto fail;
+		}
+	}
+	return ctx;
+fail:
+	xmlSecDSigCtxDestroy(ctx);
+	return NULL;
+}
+
+as4_err wss_collect_refs(xmlNode *si, struct as4_signed_refs *refs, struct as4_diag *d)
+{
+	as4_err err = AS4_OK;
+	size_t n = as4_xml_count_children(si, AS4_NS_DS, "Reference");
+	memset(refs, 0, sizeof(*refs));
+	if (n == 0) {
+		return AS4_OK;
+	}
+	refs->refs = calloc(n, sizeof(*refs->refs));
+	refs->xml = calloc(n, sizeof(*refs->xml));
+	if (refs->refs == NULL || refs->xml == NULL) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (xmlNode *r = as4_xml_child(si, AS4_NS_DS, "Reference"); r != NULL;
+	     r = as4_xml_next_elem(r)) {
+		if (!as4_xml_is(r, AS4_NS_DS, "Reference")) {
+			continue;
+		}
+		struct as4_signed_ref *sr = &refs->refs[refs->n];
+		const char *uri = as4_xml_attr(r, NULL, "URI");
+		const char *dm = as4_xml_attr(as4_xml_child(r, AS4_NS_DS, "DigestMethod"), NULL,
+		                              "Algorithm");
+		xmlNode *dv = as4_xml_child(r, AS4_NS_DS, "DigestValue");
+		char *val = dv != NULL ? as4_xml_text(dv) : NULL;
+		sr->uri = as4_str_dup(uri != NULL ? uri : "");
+		sr->digest_method = as4_str_dup(dm != NULL ? dm : "");
+		sr->digest_value = as4_str_dup(val != NULL ? val : "");
+		xmlFree(val);
+		refs->xml[refs->n] = wss_c14n_subtree(r);
+		refs->n++;
+		if (sr->uri == NULL || sr->digest_method == NULL || sr->digest_value == NULL ||
+		    refs->xml[refs->n - 1] == NULL) {
+			err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+			goto out;
+		}
+		wss_strip_ws(sr->digest_value);
+	}
+out:
+	if (err != AS4_OK) {
+		as4_signed_refs_cleanup(refs);
+	}
+	return err;
+}
+
+static xmlSecTransformId sig_method(enum as4_sig_alg alg)
+{
+	switch (alg) {
+	case AS4_SIG_RSA_SHA384:
+		return xmlSecTransformRsaSha384Id;
+	case AS4_SIG_RSA_SHA512:
+		return xmlSecTransformRsaSha512Id;
+	case AS4_SIG_RSA_SHA256:
+	default:
+		return xmlSecTransformRsaSha256Id;
+	}
+}
+
+/* A Content-ID that can be written as "cid:<id>" without escaping (WSS4J writes it raw). */
+static bool cid_plain(const char *cid)
+{
+	if (cid == NULL || cid[0] == '\0') {
+		return false;
+	}
+	for (const char *p = cid; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= ' ' || c >= 0x7f || strchr("#%<>\"\\", c) != NULL) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* wsse:BinarySecurityToken with our certificate (or chain as X509PKIPathv1). */
+static as4_err add_bst(xmlNode *sec, X509 *cert, STACK_OF(X509) * chain, bool pkipath, char *id,
+                       size_t id_cap, struct as4_diag *d)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char *b64 = NULL;
+	as4_err err = pkipath ? wss_pkipath_encode(cert, chain, &der, &len)
+	                      : wss_cert_der(cert, &der, &len);
+	if (err != AS4_OK) {
+		return as4_diag_set(d, err, "cannot encode our certificate for the token");
+	}
+	if (wss_new_id("X509-", id, id_cap) != AS4_OK) {
+		err = as4_diag_set(d, AS4_E_CRYPTO, "random number generator failed");
+		goto out;
+	}
+	b64 = as4_b64_encode(der, len, 0);
+	xmlNs *wsse = wss_ns(sec, AS4_NS_WSSE, "wsse");
+	xmlNs *wsu = wss_ns(sec, AS4_NS_WSU, "wsu");
+	xmlNode *bst = b64 != NULL && wsse != NULL && wsu != NULL
+	                       ? wss_add_text(sec, wsse, "BinarySecurityToken", b64)
+	                       : NULL;
+	if (bst == NULL ||
+	    xmlNewProp(bst, BAD_CAST "EncodingType", BAD_CAST WSS_ENC_BASE64) == NULL ||
+	    xmlNewProp(bst, BAD_CAST "ValueType",
+	               BAD_CAST(pkipath ? WSS_VT_PKIPATH : WSS_VT_X509V3)) == NULL ||
+	    xmlNewNsProp(bst, wsu, BAD_CAST "Id", BAD_CAST id) == NULL) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+		goto out;
+	}
+	/* the token must come before the Signature that refers to it */
+	xmlNode *sig = as4_xml_child(sec, AS4_NS_DS, "Signature");
+	if (sig != NULL) {
+		xmlUnlinkNode(bst);
+		if (xmlAddPrevSibling(sig, bst) == NULL) {
+			xmlFreeNode(bst);
+			err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+		}
+	}
+out:
+	free(der);
+	free(b64);
+	return err;
+}
+
+as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool pkipath,
+                 struct wss_env *e, struct as4_part *parts, size_t n_parts,
+                 const struct as4_limits *lim, struct as4_signed_refs *refs, struct as4_diag *d)
+{
+	as4_err err = AS4_OK;
+	xmlSecDSigCtxPtr ctx = NULL;
+	xmlNode *sig = NULL;
+	const char *msg_id = NULL;
+	const char *body_id = NULL;
+	char bst_id[64];
+	char sig_id[64];
+	char uri[WSS_MAX_ID_LEN + 8];
+	struct wss_att_ctx att = {parts, n_parts, lim, AS4_OK, ""};
+
+	if (e->security == NULL || e->messaging == NULL) {
+		return as4_diag_set(d, AS4_E_INVAL, "nothing to sign: no eb:Messaging header");
+	}
+	for (size_t i = 0; i < n_parts; i++) {
+		if (!cid_plain(parts[i].content_id)) {
+			return as4_diag_set(
+			        d, AS4_E_INVAL,
+			        "attachment %zu has a Content-ID that cannot be signed as a "
+			        "cid: URI",
+			        i + 1);
+		}
+	}
+	err = wss_ensure_id(e->messaging, "id-", &msg_id, d);
+	if (err == AS4_OK) {
+		err = wss_ensure_id(e->body, "id-", &body_id, d);
+	}
+	if (err == AS4_OK) {
+		err = wss_ids_register(e->doc, lim, d);
+	}
+	if (err != AS4_OK) {
+		return err;
+	}
+	if (!wss_id_syntax_ok(msg_id) || !wss_id_syntax_ok(body_id)) {
+		return as4_diag_set(d, AS4_E_INVAL, "eb:Messaging or Body has an unusable wsu:Id");
+	}
+	err = add_bst(e->security, as4_keystore_cert(signer), as4_keystore_chain(signer), pkipath,
+	              bst_id, sizeof(bst_id), d);
+	if (err != AS4_OK) {
+		return err;
+	}
+	if (wss_new_id("SIG-", sig_id, sizeof(sig_id)) != AS4_OK) {
+		return as4_diag_set(d, AS4_E_CRYPTO, "random number generator failed");
+	}
+	sig = xmlSecTmplSignatureCreateNsPref(e->doc, xmlSecTransformExclC14NId, sig_method(alg),
+	                                      BAD_CAST sig_id, BAD_CAST "ds");
+	if (sig == NULL || xmlAddChild(e->security, sig) == NULL) {
+		xmlFreeNode(sig);
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n_parts + 2; i++) {
+		const char *v = i == 0 ? msg_id : i == 1 ? body_id : parts[i - 2].content_id;
+		if (as4_str_fmt(uri, sizeof(uri), "%s%s", i < 2 ? "#" : "cid:", v) != AS4_OK) {
+			return as4_diag_set(d, AS4_E_INVAL, "Content-ID of attachment %zu too long",
+			                    i - 1);
+		}
+		xmlNodePtr ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, NULL,
+		                                                 BAD_CAST uri, NULL);
+		xmlSecTransformId t = i < 2 ? xmlSecTransformExclC14NId : wss_swa_transform_id();
+		if (ref == NULL || xmlSecTmplReferenceAddTransform(ref, t) == NULL) {
+			return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+		}
+	}
+	ctx = wss_dsig_ctx(&att);
+	if (ctx == NULL) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	ctx->signKey = wss_keystore_xmlsec_key(signer);
+	if (ctx->signKey == NULL) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (xmlSecDSigCtxSign(ctx, sig) < 0 || ctx->status != xmlSecDSigStatusSucceeded) {
+		if (att.err != AS4_OK) {
+			err = as4_diag_set(d, att.err == AS4_E_SIG_INVALID ? AS4_E_INVAL : att.err,
+			                   "cannot sign: %s", att.detail);
+		} else {
+			err = as4_diag_set(d, AS4_E_CRYPTO,
+			                   "xmlsec could not create the signature");
+		}
+		goto out;
+	}
+	/* KeyInfo after signing: it is not signed, and xmlsec must not try to fill it in */
+	xmlNodePtr ki = xmlSecTmplSignatureEnsureKeyInfo(sig, NULL);
+	xmlNs *wsse = ki != NULL ? wss_ns(ki, AS4_NS_WSSE, "wsse") : NULL;
+	xmlNode *str = wsse != NULL ? wss_add(ki, wsse, "SecurityTokenReference") : NULL;
+	xmlNode *r = str != NULL ? wss_add(str, wsse, "Reference") : NULL;
+	if (as4_str_fmt(uri, sizeof(uri), "#%s", bst_id) != AS4_OK || r == NULL ||
+	    xmlNewProp(r, BAD_CAST "URI", BAD_CAST uri) == NULL ||
+	    xmlNewProp(r, BAD_CAST "ValueType",
+	               BAD_CAST(pkipath ? WSS_VT_PKIPATH : WSS_VT_X509V3)) == NULL) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (refs != NULL) {
+		err = wss_collect_refs(as4_xml_child(sig, AS4_NS_DS, "SignedInfo"), refs, d);
+	}
+out:
+	xmlSecDSigCtxDestroy(ctx);
+	return err;
+}
