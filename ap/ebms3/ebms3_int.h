@@ -59,7 +59,7 @@ AS4_MUST_CHECK as4_err ebms3_set_attr(xmlNode *node, xmlNs *ns, const char *name
                                       const char *value);
 
 /*
- * eb:MessageInfo with Timestamp (ms; 0 = now), MessageId and RefToMessageId (when non-NULL)
+ * eb:MessageInfo with Timestamp (ms >= 0; 0 = now), MessageId and RefToMessageId (when non-NULL)
  * under parent. The caller has validated the ids. AS4_E_NOMEM.
  */
 AS4_MUST_CHECK as4_err ebms3_add_message_info(xmlNode *parent, xmlNs *eb, int64_t timestamp_ms,

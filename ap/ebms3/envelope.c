@@ -433,6 +433,9 @@ as4_err as4_ebms3_build_user_message(const struct as4_user_message *um, xmlDoc *
 		return as4_diag_set_field(d, AS4_E_INVAL, "ref_to_message_id",
 		                          "ref_to_message_id is not a message id");
 	}
+	if (um->timestamp_ms < 0) {
+		return as4_diag_set_field(d, AS4_E_INVAL, "timestamp", "timestamp is before 1970");
+	}
 	if (!ebms3_xml_text_valid(um->message_id) ||
 	    (um->ref_to_message_id != NULL && !ebms3_xml_text_valid(um->ref_to_message_id))) {
 		return as4_diag_set_field(d, AS4_E_INVAL, "message_id",

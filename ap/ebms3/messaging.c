@@ -214,6 +214,12 @@ static as4_err parse_timestamp(struct pctx *c, const xmlNode *el, const char **t
 		return as4_diag_set(c->d, AS4_E_HEADER,
 		                    "eb:Timestamp '%.64s' is not an xsd:dateTime", *text);
 	}
+	if (*ms < 0) {
+		/* schema-valid but not a time any MSH sent (ebMS3 is from 2007); refused so every
+		 * time this MSH handles fits its millisecond clock */
+		return as4_diag_set(c->d, AS4_E_HEADER, "eb:Timestamp '%.64s' is before 1970",
+		                    *text);
+	}
 	return AS4_OK;
 }
 

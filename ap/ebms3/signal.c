@@ -114,6 +114,9 @@ as4_err as4_ebms3_build_receipt(const struct as4_receipt_spec *spec, xmlDoc **ou
 	    !ebms3_xml_text_valid(spec->ref_to_message_id)) {
 		return as4_diag_set(d, AS4_E_INVAL, "receipt RefToMessageId missing or invalid");
 	}
+	if (spec->timestamp_ms < 0) {
+		return as4_diag_set(d, AS4_E_INVAL, "receipt timestamp before 1970");
+	}
 	bool nri = spec->refs != NULL && spec->refs->n > 0;
 	if (!nri && !as4_xml_is(spec->user_message, AS4_NS_EB, "UserMessage")) {
 		return as4_diag_set(d, AS4_E_INVAL,
@@ -360,6 +363,9 @@ as4_err as4_ebms3_build_error(const struct as4_error_spec *spec, xmlDoc **out, s
 	    (!as4_ebms3_message_id_valid(spec->ref_to_message_id) ||
 	     !ebms3_xml_text_valid(spec->ref_to_message_id))) {
 		return as4_diag_set(d, AS4_E_INVAL, "error signal RefToMessageId invalid");
+	}
+	if (spec->timestamp_ms < 0) {
+		return as4_diag_set(d, AS4_E_INVAL, "error signal timestamp before 1970");
 	}
 	if (spec->errors == NULL || spec->n_errors == 0) {
 		return as4_diag_set(d, AS4_E_INVAL, "an error signal needs at least one error");

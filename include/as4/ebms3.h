@@ -194,8 +194,8 @@ struct as4_messaging {
  * "one UserMessage per message" rule of AS4-NOTES.md follows it); a SignalMessage carries
  * exactly one kind of signal (Receipt, PullRequest or Errors; a mix: AS4_E_BUNDLED); every
  * mandatory element is present once and non-empty, unknown eb: elements are absent, Timestamp
- * is an xsd:dateTime and MessageId is 1..AS4_MESSAGE_ID_MAX bytes without whitespace or
- * angle brackets (AS4_E_HEADER, EBMS:0009, with a detail naming the element, e.g.
+ * is an xsd:dateTime not before 1970 and MessageId is 1..AS4_MESSAGE_ID_MAX bytes without
+ * whitespace or angle brackets (AS4_E_HEADER, EBMS:0009, with a detail naming the element, e.g.
  * "eb:From has no eb:PartyId"). lim caps the number of PartInfos (max_parts) and may be NULL
  * (defaults).
  * On failure *out holds what was read so far: out->user.message_id or out->signal.message_id
@@ -250,9 +250,9 @@ bool as4_user_message_is_test(const struct as4_user_message *um);
  * non-NULL. Each part_info becomes eb:PartInfo href="cid:<content_id>" with PartProperties
  * MimeType, CompressionType, CharacterSet and the other props, in that order. Body payloads
  * (in_body) are not built: AS4 payloads travel as attachments.
- * Errors: AS4_E_INVAL when a mandatory field is missing, a string is not valid UTF-8 or holds
- * a character XML 1.0 cannot carry, a MessageId is malformed, or a part has no content_id /
- * mime_type (the diagnostic names the field, e.g. "from.ids[0].value"); AS4_E_NOMEM.
+ * Errors: AS4_E_INVAL when a mandatory field is missing, timestamp_ms < 0, a string is not valid
+ * UTF-8 or holds a character XML 1.0 cannot carry, a MessageId is malformed, or a part has no
+ * content_id / mime_type (the diagnostic names the field, e.g. "from.ids[0].value"); AS4_E_NOMEM.
  * On success *out owns the new document (xmlFreeDoc).
  */
 AS4_MUST_CHECK as4_err as4_ebms3_build_user_message(const struct as4_user_message *um, xmlDoc **out,

@@ -343,6 +343,7 @@ static const struct reject rejects[] = {
          "eb:MessageInfo has no eb:Timestamp"},
         {"2026-01-02T03:04:05.678Z", "yesterday", AS4_E_HEADER, "is not an xsd:dateTime"},
         {"2026-01-02T03:04:05.678Z", "2026-01-02", AS4_E_HEADER, "is not an xsd:dateTime"},
+        {"2026-01-02T03:04:05.678Z", "1969-12-31T23:59:59Z", AS4_E_HEADER, "is before 1970"},
         {"2026-01-02T03:04:05.678Z", "2026-13-02T03:04:05Z", AS4_E_HEADER,
          "is not an xsd:dateTime"},
         {"<eb:RefToMessageId>m0@example.org</eb:RefToMessageId>",
@@ -810,6 +811,9 @@ static void test_build_errors(void **state)
 	model_init(&m);
 	m.um.message_id = NULL;
 	expect_build_fail(&m.um, "message_id");
+	model_init(&m);
+	m.um.timestamp_ms = -1;
+	expect_build_fail(&m.um, "timestamp");
 	model_init(&m);
 	m.um.message_id = "a b";
 	expect_build_fail(&m.um, "message_id");
