@@ -271,16 +271,22 @@ enum { S_URI = 1, S_METHOD, S_DIGEST };
 enum { E_TIME = 1, E_FROM, E_TO, E_REASON, E_CODE, E_DETAIL };
 enum { A_SEQ = 1, A_TIME, A_WHO, A_WHAT, A_TARGET, A_DETAIL };
 
-static as4_err put_varint(struct as4_buf *b, uint64_t v)
+/* LEB128 of v into tmp; returns the byte count (1..10). */
+static size_t varint_enc(uint64_t v, uint8_t tmp[10])
 {
-	uint8_t tmp[10];
 	size_t n = 0;
 	do {
 		uint8_t c = (uint8_t)(v & 0x7fu);
 		v >>= 7;
 		tmp[n++] = (uint8_t)(c | (v != 0 ? 0x80u : 0u));
 	} while (v != 0);
-	return as4_buf_append(b, tmp, n);
+	return n;
+}
+
+static as4_err put_varint(struct as4_buf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	return as4_buf_append(b, tmp, varint_enc(v, tmp));
 }
 
 static uint64_t zigzag(int64_t v)
@@ -313,19 +319,14 @@ static as4_err put_str(struct as4_buf *b, unsigned tag, const char *s)
 	return put_bytes(b, tag, s, strlen(s));
 }
 
+/* A number field; zero (every number's default) is not written at all. */
 static as4_err put_u64(struct as4_buf *b, unsigned tag, uint64_t v)
 {
 	if (v == 0) {
 		return AS4_OK;
 	}
 	uint8_t tmp[10];
-	size_t n = 0;
-	do {
-		uint8_t c = (uint8_t)(v & 0x7fu);
-		v >>= 7;
-		tmp[n++] = (uint8_t)(c | (v != 0 ? 0x80u : 0u));
-	} while (v != 0);
-	return put_bytes(b, tag, tmp, n);
+	return put_bytes(b, tag, tmp, varint_enc(v, tmp));
 }
 
 static as4_err put_i64(struct as4_buf *b, unsigned tag, int64_t v)

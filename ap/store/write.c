@@ -57,7 +57,10 @@ static void drop_files(struct as4_store *st, struct wop *op)
 static as4_err result(struct wop *op, as4_err err, struct as4_diag *d)
 {
 	if (err != AS4_OK) {
-		if (op->diag.err != AS4_OK) {
+		if (op->diag.err != AS4_OK && op->diag.field[0] != '\0') {
+			err = as4_diag_set_field(d, op->diag.err, op->diag.field, "%s",
+			                         op->diag.text);
+		} else if (op->diag.err != AS4_OK) {
 			err = as4_diag_set(d, op->diag.err, "%s", op->diag.text);
 		} else {
 			err = as4_diag_set(d, err, "store: %s", as4_strerror(err));
