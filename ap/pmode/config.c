@@ -457,6 +457,7 @@ struct lctx {
 	const char *base;     /* node.base_dir resolved (absolute) */
 	int64_t now_ms;
 	uint64_t warn_ms;
+	bool base_bad; /* node.base_dir unusable: every relative path would fail as well */
 	bool nomem;
 };
 
@@ -649,7 +650,7 @@ static void check_dir_writable(struct lctx *c, const struct as4_conf_node *n, co
 		}
 		return;
 	}
-	if (errno != ENOENT) {
+	if (errno != ENOENT && errno != ENOTDIR) {
 		as4_conf_error(c->errs, n, "cannot use '%s': %s", dir, strerror(errno));
 		return;
 	}
@@ -677,7 +678,8 @@ static void check_dir_writable(struct lctx *c, const struct as4_conf_node *n, co
 			}
 			return;
 		}
-		if (errno != ENOENT || strcmp(p, ".") == 0 || strcmp(p, "/") == 0) {
+		if ((errno != ENOENT && errno != ENOTDIR) || strcmp(p, ".") == 0 ||
+		    strcmp(p, "/") == 0) {
 			as4_conf_error(c->errs, n, "cannot create '%s': %s", dir, strerror(errno));
 			return;
 		}
@@ -1401,6 +1403,7 @@ static void load_node(struct lctx *c)
 		const struct as4_conf_node *at = as4_conf_get(n, "base_dir");
 		as4_conf_error(c->errs, at != NULL ? at : n, "cannot use '%s' as base_dir: %s",
 		               base, strerror(errno));
+		c->base_bad = true;
 	}
 	cfg->base_dir = c->base;
 	cfg->node.name = cdup(c, as4_conf_str(n, "name"));
@@ -1487,6 +1490,10 @@ as4_err as4_config_load(const char *path, const struct as4_config_options *opt,
 	}
 	c.root = doc->root;
 	load_node(&c);
+	if (c.base_bad) {
+		err = AS4_E_CONFIG;
+		goto out;
+	}
 	load_listeners(&c);
 	load_keystore(&c);
 	load_truststores(&c);
@@ -1508,7 +1515,8 @@ as4_err as4_config_load(const char *path, const struct as4_config_options *opt,
 	if (!c.nomem && errs->n_errors == before) {
 		/* PModes refer to parties and networks: only worth reading when those are sound */
 		load_pmode_folder(&c, &o);
-		if (!o.skip_pmodes && cfg->pmodes != NULL) {
+		/* a broken PMode file is reported once, not again by every token naming it */
+		if (!o.skip_pmodes && cfg->pmodes != NULL && errs->n_errors == before) {
 			check_token_pmodes(&c);
 		}
 	}
