@@ -458,6 +458,7 @@ struct lctx {
 	int64_t now_ms;
 	uint64_t warn_ms;
 	bool base_bad; /* node.base_dir unusable: every relative path would fail as well */
+	bool no_files; /* options.no_file_checks */
 	bool nomem;
 };
 
@@ -500,6 +501,9 @@ static const char *path_of(struct lctx *c, const struct as4_conf_node *map, cons
 static bool check_file(struct lctx *c, const struct as4_conf_node *n, const char *path)
 {
 	struct stat st;
+	if (c->no_files) {
+		return false;
+	}
 	if (stat(path, &st) != 0) {
 		if (errno == ENOENT) {
 			as4_conf_error(c->errs, n, "'%s' does not exist", path);
@@ -642,6 +646,9 @@ static void check_dir_writable(struct lctx *c, const struct as4_conf_node *n, co
 {
 	struct stat st;
 	char p[PATH_MAX];
+	if (c->no_files) {
+		return;
+	}
 	if (stat(dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode)) {
 			as4_conf_error(c->errs, n, "'%s' is not a directory", dir);
@@ -946,7 +953,7 @@ static void load_log(struct lctx *c)
 	l->format = as4_conf_num(n, "format") == 1 ? AS4_LOG_LOGFMT : AS4_LOG_JSON;
 	l->level = levels[as4_conf_num(n, "level")];
 	l->file = path_of(c, n, "file");
-	if (l->file == NULL) {
+	if (l->file == NULL || c->no_files) {
 		return;
 	}
 	const struct as4_conf_node *at = as4_conf_get(n, "file");
@@ -1476,6 +1483,7 @@ as4_err as4_config_load(const char *path, const struct as4_config_options *opt,
 	c.errs = errs;
 	c.now_ms = o.now_ms != 0 ? o.now_ms : as4_time_now_ms();
 	c.warn_ms = o.expiry_warning_ms != 0 ? o.expiry_warning_ms : EXPIRY_WARNING_MS;
+	c.no_files = o.no_file_checks;
 	cfg->path = cdup(&c, path);
 	o.pmode_dir = cdup(&c, o.pmode_dir);
 	cfg->opts_ = o;

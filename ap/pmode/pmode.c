@@ -217,6 +217,9 @@ static const struct as4_party *resolve_party(struct bctx *b, const struct as4_co
 		return NULL;
 	}
 	const struct as4_conf_node *n = as4_conf_get(pm, key);
+	if (n == NULL || n->kind != AS4_CONF_NODE_SCALAR || n->null || n->item == NULL) {
+		return NULL; /* absent or malformed: already reported by the schema check */
+	}
 	const struct as4_party *p = find_party(r, n->text);
 	if (p != NULL) {
 		return p;
@@ -327,7 +330,13 @@ as4_err as4_pmode_build(struct as4_conf_doc *doc, const char *default_id,
 	memset(out, 0, sizeof(*out));
 	as4_err err = as4_conf_validate(doc, &pmode_schema, errs);
 	if (err != AS4_OK) {
-		return err;
+		/* still name unknown parties, so one run lists every problem of the file */
+		const struct as4_conf_node *pmn = as4_conf_get(doc->root, "pmode");
+		if (err == AS4_E_CONFIG && pmn != NULL && pmn->kind == AS4_CONF_NODE_MAP) {
+			resolve_party(&b, pmn, "initiator", refs);
+			resolve_party(&b, pmn, "responder", refs);
+		}
+		return b.nomem ? AS4_E_NOMEM : err;
 	}
 	const struct as4_conf_node *pm = as4_conf_get(doc->root, "pmode");
 	struct as4_pmode *p = out;

@@ -190,6 +190,9 @@ struct as4_config_options {
 	bool skip_pmodes;      /* do not read the PMode folder (as4ctl pmode validate) */
 	int64_t now_ms;        /* time certificates must be valid at; 0 = now */
 	uint64_t expiry_warning_ms; /* warn about certificates expiring sooner; 0 = 30 days */
+	bool no_file_checks;        /* check keys, values and references only, not the files and
+	                               directories named (offline tools run by users who cannot read
+	                               the daemon's keys); the daemon never sets it */
 };
 
 /* The whole configuration: immutable once loaded. */

@@ -540,6 +540,12 @@ static void test_all_errors_listed(void **state)
 static void test_bad_pmodes(void **state)
 {
 	(void)state;
+	/* schema errors and reference errors of one file in one run */
+	expect_pmode(
+	        "  responder: ap2\n  service: urn:svc\n", "  responder: ap9\n  service: [a]\n",
+	        WANT("@/conf/pmodes/hn.yaml:4: pmode.service: expected a string, got a list",
+	             "@/conf/pmodes/hn.yaml:3: pmode.responder.party: unknown party 'ap9' (did "
+	             "you mean 'ap1'?)"));
 	expect_pmode(
 	        "    sign: true\n", "    sign: yes please\n",
 	        WANT("@/conf/pmodes/hn.yaml:7: pmode.security.sign: expected true or false, got "
