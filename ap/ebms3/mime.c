@@ -1011,8 +1011,7 @@ static as4_err parse_multipart(struct ctx *c, struct as4_mime *m)
 	if (err != AS4_OK) {
 		return err;
 	}
-	/* A root without Content-Type has the type named by the `type` parameter (RFC 2387 §3.1).
-	 */
+	/* A root without Content-Type has the type named by `type` (RFC 2387 §3.1). */
 	if (m->parts[0].content_type == NULL && m->type != NULL) {
 		m->parts[0].content_type = m->type;
 	}
