@@ -183,6 +183,12 @@ out:
 as4_err as4_keystore_load(const char *key_path, const char *cert_path, struct as4_keystore **out,
                           struct as4_diag *d)
 {
+	return wss_keystore_load_min_bits(key_path, cert_path, 2048, out, d);
+}
+
+as4_err wss_keystore_load_min_bits(const char *key_path, const char *cert_path, unsigned min_bits,
+                                   struct as4_keystore **out, struct as4_diag *d)
+{
 	as4_err err = AS4_OK;
 	uint8_t *pem = NULL;
 	size_t pem_len = 0;
@@ -213,10 +219,10 @@ as4_err as4_keystore_load(const char *key_path, const char *cert_path, struct as
 		                   key_path, EVP_PKEY_get0_type_name(ks->key));
 		goto out;
 	}
-	if (EVP_PKEY_get_bits(ks->key) < 2048) {
+	if (EVP_PKEY_get_bits(ks->key) < (int)min_bits) {
 		err = as4_diag_set(d, AS4_E_CONFIG,
-		                   "private key in %s has %d bits; at least 2048 are required",
-		                   key_path, EVP_PKEY_get_bits(ks->key));
+		                   "private key in %s has %d bits; at least %u are required",
+		                   key_path, EVP_PKEY_get_bits(ks->key), min_bits);
 		goto out;
 	}
 	err = as4_file_read(cert_path, KEY_FILE_MAX, &certs, &certs_len);

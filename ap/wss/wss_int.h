@@ -84,6 +84,15 @@
 /* ---- keystore.c: the only code that touches private keys (STYLE rule 23) -------------- */
 
 /*
+ * as4_keystore_load() with another RSA size floor than 2048 bits. Only for reading legacy
+ * test material (the interop vectors of a 1024-bit Holodeck example key); production code
+ * calls as4_keystore_load().
+ */
+AS4_MUST_CHECK as4_err wss_keystore_load_min_bits(const char *key_path, const char *cert_path,
+                                                  unsigned min_bits, struct as4_keystore **out,
+                                                  struct as4_diag *d);
+
+/*
  * A new xmlsec key wrapping the keystore's private key (a reference, not a copy), for
  * xmlSecDSigCtx.signKey. NULL on failure (out of memory). The caller owns it; xmlsec's
  * xmlSecDSigCtxFinalize destroys a signKey it was given.
