@@ -51,7 +51,8 @@ as4_err as4_buf_reserve(struct as4_buf *b, size_t n)
 			break;
 		}
 	}
-	if (cap > b->max + 1) {
+	/* never allocate more than the cap allows (max may be SIZE_MAX: no +1 overflow) */
+	if (cap - 1 > b->max) {
 		cap = b->max + 1;
 	}
 	uint8_t *p = realloc(b->data, cap);

@@ -18,7 +18,7 @@ void as4_diag_init(struct as4_diag *d)
 }
 
 /* Format into d->text, marking truncation with "..." so a cut detail is recognisable. */
-static void diag_vformat(struct as4_diag *d, const char *fmt, va_list ap)
+AS4_PRINTF(2, 0) static void diag_vformat(struct as4_diag *d, const char *fmt, va_list ap)
 {
 	int n = vsnprintf(d->text, sizeof(d->text), fmt, ap);
 	if (n >= (int)sizeof(d->text)) {
