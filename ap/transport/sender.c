@@ -252,7 +252,7 @@ static void try_send(struct as4_ap *ap, struct as4_http_client *http, struct as4
 		/* evidence: the signed envelope exactly as it went out */
 		a->err = as4_blob_copy(&a->raw, sealed->root.data.data, sealed->root.data.len);
 		if (a->err != AS4_OK) {
-			as4_diag_set(d, a->err, "out of memory");
+			a->err = as4_diag_set(d, a->err, "out of memory");
 		}
 	}
 out:
