@@ -64,3 +64,23 @@ AS4_MUST_CHECK as4_err ebms3_set_attr(xmlNode *node, xmlNs *ns, const char *name
  */
 AS4_MUST_CHECK as4_err ebms3_add_message_info(xmlNode *parent, xmlNs *eb, int64_t timestamp_ms,
                                               const char *message_id, const char *ref_to);
+
+/* ---- message pipelines (msg_in.c, msg_out.c, reply.c) ---------------------------------- */
+
+struct as4_msg;
+struct as4_blob;
+struct as4_limits;
+
+/*
+ * A new, empty received message owning body (moved in; body is empty afterwards, also on
+ * failure). NULL = out of memory.
+ */
+struct as4_msg *ebms3_msg_new(struct as4_blob *body);
+
+/*
+ * The first stages of opening m->body: MIME parse, SOAP parse, eb:Messaging (m->stage ends
+ * at the failing stage, or at AS4_STAGE_PMODE on success). content_type may be NULL.
+ */
+AS4_MUST_CHECK as4_err ebms3_msg_open_envelope(struct as4_msg *m, const char *content_type,
+                                               const struct as4_limits *lim, const char *spool_dir,
+                                               struct as4_diag *d);

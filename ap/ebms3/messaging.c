@@ -301,16 +301,17 @@ static as4_err parse_party(struct pctx *c, const xmlNode *el, struct as4_party_i
 	if (cnt[0] == 0) {
 		return as4_diag_set(c->d, AS4_E_HEADER, "eb:%s has no eb:PartyId", nm(el));
 	}
-	out->ids = as4_arena_calloc(c->arena, cnt[0], sizeof(*out->ids));
-	if (out->ids == NULL) {
+	struct as4_party_id *ids = as4_arena_calloc(c->arena, cnt[0], sizeof(*ids));
+	if (ids == NULL) {
 		return as4_diag_set(c->d, AS4_E_NOMEM, "out of memory");
 	}
+	out->ids = ids;
 	size_t i = 0;
 	for (xmlNode *ch = f[0]; ch != NULL; ch = as4_xml_next_elem(ch)) {
 		if (!as4_xml_is(ch, AS4_NS_EB, "PartyId")) {
 			continue;
 		}
-		struct as4_party_id *pid = &out->ids[i++];
+		struct as4_party_id *pid = &ids[i++];
 		err = elem_text(c, ch, &pid->value);
 		if (err != AS4_OK) {
 			return err;
@@ -410,7 +411,7 @@ static as4_err parse_collaboration(struct pctx *c, const xmlNode *ci, struct as4
 }
 
 /* The eb:Property children of el (MessageProperties or PartProperties). */
-static as4_err parse_properties(struct pctx *c, const xmlNode *el, struct as4_property **out,
+static as4_err parse_properties(struct pctx *c, const xmlNode *el, const struct as4_property **out,
                                 size_t *n_out)
 {
 	static const char *const names[] = {"Property"};
@@ -573,13 +574,14 @@ static as4_err parse_payload_info(struct pctx *c, const xmlNode *el, struct as4_
 		                    "eb:PayloadInfo has %zu eb:PartInfo (limit %zu)", cnt[0],
 		                    c->lim->max_parts);
 	}
-	um->parts = as4_arena_calloc(c->arena, cnt[0], sizeof(*um->parts));
-	if (um->parts == NULL) {
+	struct as4_part_info *parts = as4_arena_calloc(c->arena, cnt[0], sizeof(*parts));
+	if (parts == NULL) {
 		return as4_diag_set(c->d, AS4_E_NOMEM, "out of memory");
 	}
+	um->parts = parts;
 	size_t i = 0;
 	for (xmlNode *ch = f[0]; ch != NULL; ch = as4_xml_next_elem(ch)) {
-		err = parse_part_info(c, ch, i, &um->parts[i]);
+		err = parse_part_info(c, ch, i, &parts[i]);
 		if (err != AS4_OK) {
 			return err;
 		}

@@ -69,7 +69,7 @@ struct as4_property {
 
 /* eb:From or eb:To. */
 struct as4_party_info {
-	struct as4_party_id *ids; /* >= 1 eb:PartyId in document order (pmode.h type) */
+	const struct as4_party_id *ids; /* >= 1 eb:PartyId in document order (pmode.h type) */
 	size_t n_ids;
 	const char *role; /* eb:Role, never NULL once parsed */
 };
@@ -95,7 +95,7 @@ struct as4_part_info {
 	 * building, mime_type/compression/charset are written from the fields above and props
 	 * entries with those names are skipped.
 	 */
-	struct as4_property *props;
+	const struct as4_property *props;
 	size_t n_props;
 };
 
@@ -115,9 +115,9 @@ struct as4_user_message {
 	const char *service_type; /* NULL when absent */
 	const char *action;
 	const char *conversation_id;
-	struct as4_property *props; /* eb:MessageProperties in order */
+	const struct as4_property *props; /* eb:MessageProperties in order */
 	size_t n_props;
-	struct as4_part_info *parts; /* eb:PayloadInfo in order (business document first) */
+	const struct as4_part_info *parts; /* eb:PayloadInfo in order (business document first) */
 	size_t n_parts;
 };
 
