@@ -516,12 +516,12 @@ as4_err as4_http_server_start(const struct as4_http_opts *opts, struct as4_http_
 	tls_opts[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
 	srv->mhd = MHD_start_daemon(
-	        flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-	        (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	        MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections,
-	        MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.timeout_s, MHD_OPTION_THREAD_STACK_SIZE,
-	        (size_t)(2u * 1024 * 1024), MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-	        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+	        flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+	        on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
+	        srv->opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.timeout_s,
+	        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(2u * 1024 * 1024), MHD_OPTION_ARRAY,
+	        tls_opts, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		err = as4_diag_set(d, srv->tls ? AS4_E_CONFIG : AS4_E_IO,
 		                   "%s listener: cannot start on %s port %u%s", srv->name, addr,
