@@ -19,8 +19,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <xmlsec/openssl/evp.h>
 
+#include "as4/blob.h"
 #include "wss_int.h"
 
 /* Largest key or certificate file read (a PEM chain of a dozen certificates is ~20 KB). */
@@ -341,5 +343,95 @@ out:
 	ERR_clear_error();
 	OPENSSL_cleanse(tmp, sizeof(tmp));
 	EVP_PKEY_CTX_free(ctx);
+	return err;
+}
+
+as4_err as4_keystore_generate(unsigned bits, struct as4_keystore **out, struct as4_diag *d)
+{
+	*out = NULL;
+	if (bits < 2048 || bits > 16384) {
+		return as4_diag_set(d, AS4_E_INVAL, "RSA key size %u outside 2048..16384", bits);
+	}
+	struct as4_keystore *ks = calloc(1, sizeof(*ks));
+	if (ks == NULL) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	ks->key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+	ks->chain = sk_X509_new_null();
+	if (ks->key == NULL || ks->chain == NULL) {
+		char m[160];
+		as4_err err = as4_diag_set(d, AS4_E_CRYPTO, "RSA key generation failed: %s",
+		                           wss_ssl_err(m, sizeof(m)));
+		as4_keystore_free(ks);
+		return err;
+	}
+	*out = ks;
+	return AS4_OK;
+}
+
+EVP_PKEY *as4_keystore_public_key(const struct as4_keystore *ks)
+{
+	/* through the SubjectPublicKeyInfo encoding, so that no private part comes along */
+	unsigned char *der = NULL;
+	int len = i2d_PUBKEY(ks->key, &der);
+	if (len <= 0) {
+		ERR_clear_error();
+		return NULL;
+	}
+	const unsigned char *p = der;
+	EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, len);
+	OPENSSL_free(der);
+	ERR_clear_error();
+	return pub;
+}
+
+as4_err as4_keystore_sign_cert(const struct as4_keystore *ks, X509 *cert, struct as4_diag *d)
+{
+	if (X509_sign(cert, ks->key, EVP_sha256()) <= 0) {
+		char m[160];
+		return as4_diag_set(d, AS4_E_CRYPTO, "cannot sign the certificate: %s",
+		                    wss_ssl_err(m, sizeof(m)));
+	}
+	return AS4_OK;
+}
+
+as4_err as4_keystore_set_cert(struct as4_keystore *ks, X509 *cert, struct as4_diag *d)
+{
+	if (X509_check_private_key(cert, ks->key) != 1) {
+		ERR_clear_error();
+		return as4_diag_set(d, AS4_E_INVAL, "the certificate does not belong to the key");
+	}
+	if (X509_up_ref(cert) != 1) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	X509_free(ks->cert);
+	ks->cert = cert;
+	return AS4_OK;
+}
+
+as4_err as4_keystore_save_key(const struct as4_keystore *ks, const char *path, struct as4_diag *d)
+{
+	as4_err err = AS4_OK;
+	BIO *bio = BIO_new(BIO_s_secmem());
+	char *pem = NULL;
+	if (bio == NULL) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	if (PEM_write_bio_PrivateKey(bio, ks->key, NULL, NULL, 0, NULL, NULL) != 1) {
+		err = as4_diag_set(d, AS4_E_CRYPTO, "cannot encode the private key");
+		goto out;
+	}
+	long len = BIO_get_mem_data(bio, &pem);
+	if (len <= 0) {
+		err = as4_diag_set(d, AS4_E_CRYPTO, "cannot encode the private key");
+		goto out;
+	}
+	err = as4_file_write_atomic(path, pem, (size_t)len, 0600);
+	if (err != AS4_OK) {
+		err = as4_diag_set(d, err, "cannot write %s (%s)", path, as4_strerror(err));
+	}
+out:
+	ERR_clear_error();
+	BIO_free(bio); /* a secure-memory BIO clears its buffer when freed */
 	return err;
 }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include <libxml/tree.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "as4/arena.h"
@@ -52,11 +53,43 @@ AS4_MUST_CHECK as4_err as4_keystore_load(const char *key_path, const char *cert_
 /* Free a keystore, wiping key material (OPENSSL_cleanse). NULL ok. */
 void as4_keystore_free(struct as4_keystore *ks);
 
-/* Our certificate; borrowed, valid until as4_keystore_free(). */
+/*
+ * Our certificate; borrowed, valid until as4_keystore_free() (or the next
+ * as4_keystore_set_cert()). Never NULL for a loaded keystore; NULL for a generated one until
+ * its certificate is set.
+ */
 X509 *as4_keystore_cert(const struct as4_keystore *ks);
 
 /* Issuer chain after our certificate (may be empty); borrowed. */
 STACK_OF(X509) * as4_keystore_chain(const struct as4_keystore *ks);
+
+/*
+ * Making keys (as4ctl certs dev): the key material still never leaves this module.
+ *
+ * as4_keystore_generate: a new keystore with a fresh RSA key of `bits` (2048..16384) and no
+ * certificate yet. AS4_E_INVAL (size), AS4_E_CRYPTO, AS4_E_NOMEM. *out owned by the caller.
+ */
+AS4_MUST_CHECK as4_err as4_keystore_generate(unsigned bits, struct as4_keystore **out,
+                                             struct as4_diag *d);
+
+/* The public key alone, for a certificate being issued (new object, EVP_PKEY_free); NULL=OOM. */
+EVP_PKEY *as4_keystore_public_key(const struct as4_keystore *ks);
+
+/* Sign cert (with SHA-256) with the keystore's key, as its issuer. AS4_E_CRYPTO. */
+AS4_MUST_CHECK as4_err as4_keystore_sign_cert(const struct as4_keystore *ks, X509 *cert,
+                                              struct as4_diag *d);
+
+/* Set the keystore's certificate (takes its own reference). AS4_E_INVAL if it does not match. */
+AS4_MUST_CHECK as4_err as4_keystore_set_cert(struct as4_keystore *ks, X509 *cert,
+                                             struct as4_diag *d);
+
+/*
+ * Write the private key as unencrypted PKCS#8 PEM to path, durably and with mode 0600
+ * (as4_file_write_atomic); the PEM text is wiped from memory. AS4_E_IO, AS4_E_SPACE,
+ * AS4_E_CRYPTO. Not thread-safe with as4_keystore_free() of the same keystore.
+ */
+AS4_MUST_CHECK as4_err as4_keystore_save_key(const struct as4_keystore *ks, const char *path,
+                                             struct as4_diag *d);
 
 /* ---- Truststore: CA certificates signers must chain to -------------------------------- */
 
