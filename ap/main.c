@@ -69,7 +69,8 @@ static char *listener_url(const struct as4_listener_config *l, uint16_t port)
 	char buf[512];
 	bool v6 = strchr(l->address, ':') != NULL;
 	snprintf(buf, sizeof(buf), "%s://%s%s%s:%u%s", l->tls.enabled ? "https" : "http",
-	         v6 ? "[" : "", l->address, v6 ? "]" : "", (unsigned)port, l->path);
+	         v6 ? "[" : "", l->address, v6 ? "]" : "", (unsigned)port,
+	         l->path != NULL ? l->path : "/api/v1");
 	return as4_str_dup(buf);
 }
 
