@@ -599,8 +599,8 @@ static as4_err read_payloads(const struct as4_config *cfg, const struct as4_pmod
                              const json_t *arr, struct as4_msgrec *rec, struct as4_blob *blobs,
                              struct as4_diag *d)
 {
-	static const char *const allowed[] = {"content_id", "mime_type",  "charset",
-	                                      "content",    "properties", NULL};
+	static const char *const allowed[] = {"content_id", "mime_type",  "charset", "content",
+	                                      "compress",   "properties", NULL};
 	size_t n = json_array_size(arr);
 	if (n == 0) {
 		return as4_diag_set_field(d, AS4_E_INVAL, "payloads",
@@ -680,7 +680,12 @@ static as4_err read_payloads(const struct as4_config *cfg, const struct as4_pmod
 		p->content_id = as4_str_dup(cid);
 		p->mime_type = as4_str_dup(mt);
 		p->charset = dup_or_null(cs);
+		/* per payload: "compress": true/false, else the PMode's setting */
 		p->compressed = pm->compress;
+		err = as4_json_bool(o, pfx, "compress", &p->compressed, d);
+		if (err != AS4_OK) {
+			return err;
+		}
 		if (p->content_id == NULL || p->mime_type == NULL || (cs && p->charset == NULL)) {
 			return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 		}

@@ -136,7 +136,10 @@ static as4_err build_parts(const struct as4_msg_out_params *p, const struct as4_
 		infos[i].charset = sp->charset;
 		infos[i].props = sp->props;
 		infos[i].n_props = sp->n_props;
-		if (p->pmode->compress) {
+		bool compress = sp->compress == AS4_COMPRESS_PMODE
+		                        ? p->pmode->compress
+		                        : sp->compress == AS4_COMPRESS_YES;
+		if (compress) {
 			as4_err err = compress_part(p, &sp->data, i, part, d);
 			if (err != AS4_OK) {
 				return err;

@@ -159,6 +159,7 @@ static void try_send(struct as4_ap *ap, struct as4_http_client *http, struct as4
 		sp[i].content_id = p->content_id;
 		sp[i].mime_type = p->mime_type;
 		sp[i].charset = p->charset;
+		sp[i].compress = p->compressed ? AS4_COMPRESS_YES : AS4_COMPRESS_NO;
 		if (p->n_props > 0) {
 			pprops[i] = calloc(p->n_props, sizeof(struct as4_property));
 			if (pprops[i] == NULL) {

@@ -223,6 +223,13 @@ AS4_MUST_CHECK as4_err as4_msg_error_signal(const char *ref_to, as4_err err, con
 
 /* ---- Sending ---------------------------------------------------------------------------- */
 
+/* Whether one payload is compressed (AS4 §3.1). */
+enum as4_compress_choice {
+	AS4_COMPRESS_PMODE = 0, /* as the PMode says (payload.compress) */
+	AS4_COMPRESS_YES,       /* gzip this part */
+	AS4_COMPRESS_NO,        /* send this part as it is */
+};
+
 /* One payload to send. */
 struct as4_submission_payload {
 	const char *content_id; /* NULL = generated "<uuid>@<id_domain>" */
@@ -231,6 +238,7 @@ struct as4_submission_payload {
 	const struct as4_property *props; /* further part properties (e.g. business ids) */
 	size_t n_props;
 	struct as4_blob data; /* the bytes; borrowed: must outlive the sealed message */
+	enum as4_compress_choice compress; /* per part; zero = the PMode's setting */
 };
 
 /* What the backend asked to send. NULL / empty fields take the PMode's value. */

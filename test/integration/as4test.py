@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -105,13 +106,14 @@ class AccessPoint:
     """
 
     def __init__(self, wd, name, party, parties, pmodes, extra_yaml="", msh_port=None,
-                 api_port=None):
+                 api_port=None, tls=True):
         self.wd = wd
         self.name = name
         self.dir = os.path.join(wd.path, name)
         os.makedirs(os.path.join(self.dir, "pmodes"), exist_ok=True)
         self.msh_port = msh_port or free_port()
         self.api_port = api_port or free_port()
+        self.tls = tls
         self.proc = None
         self.log_path = os.path.join(self.dir, "as4d.log")
         key = os.path.join(wd.pki, "%s.key.pem" % party)
@@ -126,6 +128,13 @@ class AccessPoint:
             "  msh:",
             "    address: 127.0.0.1",
             "    port: %d" % self.msh_port,
+            "    tls:",
+        ]
+        if tls:
+            lines += ["      enabled: true", "      cert: %s" % cert, "      key: %s" % key]
+        else:
+            lines += ["      enabled: false"]
+        lines += [
             "  api:",
             "    address: 127.0.0.1",
             "    port: %d" % self.api_port,
@@ -135,6 +144,7 @@ class AccessPoint:
             "    cert: %s" % cert,
             "truststores:",
             "  as4: [%s]" % os.path.join(wd.pki, "ca.pem"),
+            "  tls: [%s]" % os.path.join(wd.pki, "ca.pem"),
             "parties:",
         ]
         for pname, p in parties.items():
@@ -164,7 +174,7 @@ class AccessPoint:
 
     @property
     def msh_url(self):
-        return "http://127.0.0.1:%d/as4" % self.msh_port
+        return "%s://127.0.0.1:%d/as4" % ("https" if self.tls else "http", self.msh_port)
 
     def start(self, wait=True):
         env = dict(os.environ)
@@ -249,9 +259,21 @@ class AccessPoint:
             parsed = None
         return st, parsed, data, hdrs
 
-    def post_as4(self, body, content_type):
-        return self.http("POST", "/as4", body, {"Content-Type": content_type},
-                         port=self.msh_port)
+    def post_as4(self, body, content_type, timeout=60):
+        """POST to the MSH endpoint (TLS checked against the scenario's development CA)."""
+        if not self.tls:
+            return self.http("POST", "/as4", body, {"Content-Type": content_type},
+                             port=self.msh_port, timeout=timeout)
+        ctx = ssl.create_default_context(cafile=os.path.join(self.wd.pki, "ca.pem"))
+        conn = http.client.HTTPSConnection("127.0.0.1", self.msh_port, context=ctx,
+                                           timeout=timeout)
+        try:
+            conn.request("POST", "/as4", body=body, headers={"Content-Type": content_type})
+            r = conn.getresponse()
+            data = r.read()
+            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+        finally:
+            conn.close()
 
     def message(self, msgid, direction=None):
         q = "?direction=" + direction if direction else ""
@@ -299,6 +321,10 @@ def b64(data):
 def read_shared(*parts):
     with open(os.path.join(SHARED, *parts), "rb") as f:
         return f.read()
+
+
+def https(port):
+    return "https://127.0.0.1:%d/as4" % port
 
 
 def dev_parties(wd, endpoints):
