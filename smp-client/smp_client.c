@@ -621,7 +621,8 @@ static as4_err fetch_metadata(const struct as4_smp_client *c, const char *url, c
 	as4_err err = f->url == NULL ? as4_diag_set(d, AS4_E_NOMEM, "out of memory")
 	                             : c->net.http(c->net.http_ctx, &req, &resp, &hd);
 	if (err != AS4_OK) {
-		err = fail_step(trace, AS4_SMP_STEP_HTTP, d, err, "GET %s: %s", url,
+		/* the back end's text names the URL already */
+		err = fail_step(trace, AS4_SMP_STEP_HTTP, d, err, "%s",
 		                hd.err != AS4_OK ? as4_diag_text(&hd) : as4_strerror(err));
 		goto out;
 	}
@@ -629,27 +630,27 @@ static as4_err fetch_metadata(const struct as4_smp_client *c, const char *url, c
 	if (st == 404) {
 		err = fail_step(
 		        trace, AS4_SMP_STEP_HTTP, d, AS4_E_SMP_NO_SERVICE,
-		        "GET %s: HTTP 404: the SMP has no metadata for this participant and "
-		        "document type",
+		        "HTTP 404: the SMP has no metadata for this participant and document type "
+		        "(GET %s)",
 		        url);
 		goto out;
 	}
 	if (st >= 300 && st < 400) {
 		err = fail_step(
 		        trace, AS4_SMP_STEP_HTTP, d, AS4_E_SMP_BAD_RESPONSE,
-		        "GET %s: HTTP %ld redirect to '%.200s' not followed (SMPs must answer "
-		        "directly; SMP-level redirects use a signed Redirect element)",
-		        url, st, resp.location);
+		        "HTTP %ld redirect to '%.200s' not followed (SMPs must answer directly; "
+		        "SMP-level redirects use a signed Redirect element) (GET %s)",
+		        st, resp.location, url);
 		goto out;
 	}
 	if (st >= 500 || st == 408 || st == 429) {
 		err = fail_step(trace, AS4_SMP_STEP_HTTP, d, AS4_E_SMP_UNAVAILABLE,
-		                "GET %s: HTTP %ld from the SMP; retry later", url, st);
+		                "HTTP %ld from the SMP; retry later (GET %s)", st, url);
 		goto out;
 	}
 	if (st != 200) {
 		err = fail_step(trace, AS4_SMP_STEP_HTTP, d, AS4_E_SMP_BAD_RESPONSE,
-		                "GET %s: unexpected HTTP %ld", url, st);
+		                "unexpected HTTP %ld from the SMP (GET %s)", st, url);
 		goto out;
 	}
 	as4_smp_trace_add(trace, AS4_SMP_STEP_HTTP, AS4_SMP_PASS, "GET %s: HTTP 200, %zu bytes, %s",

@@ -63,18 +63,19 @@ static as4_err map_curl(CURLcode rc, const char *url, const char *detail, struct
 	case CURLE_SSL_INVALIDCERTSTATUS:
 	case CURLE_SSL_ISSUER_ERROR:
 		return as4_diag_set(d, AS4_E_SMP_TRUST,
-		                    "TLS certificate of %.200s not trusted: %.160s", url, why);
+		                    "TLS certificate of the SMP not trusted (%.160s): %.200s", why,
+		                    url);
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
-		return as4_diag_set(d, AS4_E_SMP_BAD_RESPONSE, "cannot fetch %.200s: %.160s", url,
-		                    why);
+		return as4_diag_set(d, AS4_E_SMP_BAD_RESPONSE, "cannot fetch (%.160s): %.200s", why,
+		                    url);
 	case CURLE_WEIRD_SERVER_REPLY:
-		return as4_diag_set(d, AS4_E_SMP_BAD_RESPONSE, "%.200s did not answer HTTP: %.160s",
-		                    url, why);
+		return as4_diag_set(d, AS4_E_SMP_BAD_RESPONSE,
+		                    "not an HTTP answer (%.160s): %.200s", why, url);
 	default:
 		/* refused, reset, timed out, name not resolved, TLS handshake: all transient */
-		return as4_diag_set(d, AS4_E_SMP_UNAVAILABLE, "SMP %.200s unreachable: %.160s", url,
-		                    why);
+		return as4_diag_set(d, AS4_E_SMP_UNAVAILABLE, "SMP unreachable (%.160s): %.200s",
+		                    why, url);
 	}
 }
 
@@ -141,8 +142,8 @@ as4_err as4_smp_http_curl(void *ctx, const struct as4_smp_http_request *req,
 	CURLcode rc = curl_easy_perform(h);
 	if (s.over || rc == CURLE_FILESIZE_EXCEEDED) {
 		err = as4_diag_set(d, AS4_E_SMP_BAD_RESPONSE,
-		                   "SMP response from %.200s is larger than %zu bytes", req->url,
-		                   req->max_body);
+		                   "SMP response larger than %zu bytes: %.200s", req->max_body,
+		                   req->url);
 		goto out;
 	}
 	if (rc != CURLE_OK) {

@@ -258,8 +258,9 @@ static int report(bool json, const char *command, as4_err err, const struct as4_
 		}
 		if (o != NULL && err != AS4_OK) {
 			json_object_set_new(o, "error",
-			                    json_pack("{s:s, s:s, s:b}", "code", as4_strerror(err),
-			                              "message", as4_diag_text(d), "retryable",
+			                    json_pack("{s:i, s:s, s:s, s:b}", "code", (int)err,
+			                              "reason", as4_strerror(err), "message",
+			                              as4_diag_text(d), "retryable",
 			                              as4_err_retryable(err)));
 		}
 		char *text = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
