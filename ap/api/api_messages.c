@@ -13,6 +13,7 @@
 #include "api_int.h"
 #include "as4/admin_json.h"
 #include "as4/ebms3.h"
+#include "as4/mime.h"
 #include "as4/log.h"
 #include "as4/str.h"
 #include "as4/time.h"
@@ -594,17 +595,162 @@ static uint64_t payload_cap(const struct as4_config *cfg, const struct as4_pmode
 	return cap;
 }
 
-/* The payloads of a JSON submission (content in base64). */
-static as4_err read_payloads(const struct as4_config *cfg, const struct as4_pmode *pm,
-                             const json_t *arr, struct as4_msgrec *rec, struct as4_blob *blobs,
-                             struct as4_diag *d)
+/* Where the bytes of the submitted payloads come from. */
+struct payload_src {
+	const json_t *arr;             /* "payloads" of the JSON document, may be NULL */
+	const struct as4_part **files; /* multipart/form-data file parts, or NULL */
+	size_t n_files;
+};
+
+/* One payload: its description o (fields under pfx) and its bytes (base64 or a file part). */
+static as4_err read_payload(const struct as4_config *cfg, const struct as4_pmode *pm,
+                            const json_t *o, const char *pfx, const struct as4_part *file,
+                            struct as4_msgrec *rec, size_t i, struct as4_blob *blob,
+                            struct as4_diag *d)
 {
 	static const char *const allowed[] = {"content_id", "mime_type",  "charset", "content",
 	                                      "compress",   "properties", NULL};
-	size_t n = json_array_size(arr);
+	/* with a file part the bytes come from the part, never from "content" */
+	static const char *const allowed_file[] = {"content_id", "mime_type",  "charset",
+	                                           "compress",   "properties", NULL};
+	const char *cid = NULL;
+	const char *mt = NULL;
+	const char *cs = NULL;
+	const char *content = NULL;
+	const json_t *props = NULL;
+	char file_mt[256] = "";
+	char field[64];
+	struct as4_store_payload *p = &rec->payloads[i];
+	p->compressed = pm->compress; /* per payload "compress" overrides the PMode */
+	if (file != NULL &&
+	    as4_media_type(file->content_type, file_mt, sizeof(file_mt)) != AS4_OK) {
+		file_mt[0] = '\0';
+	}
+	as4_err err = as4_json_only(o, pfx, file != NULL ? allowed_file : allowed, d);
+	if (err == AS4_OK) {
+		err = as4_json_str(o, pfx, "content_id", false, 256, &cid, d);
+	}
+	if (err == AS4_OK) {
+		err = as4_json_str(o, pfx, "mime_type", file == NULL, 255, &mt, d);
+	}
+	if (err == AS4_OK) {
+		err = as4_json_str(o, pfx, "charset", false, 64, &cs, d);
+	}
+	if (err == AS4_OK && file == NULL) {
+		err = as4_json_str(o, pfx, "content", true, SIZE_MAX / 2, &content, d);
+	}
+	if (err == AS4_OK) {
+		err = as4_json_bool(o, pfx, "compress", &p->compressed, d);
+	}
+	if (err == AS4_OK) {
+		err = as4_json_array(o, pfx, "properties", MAX_PROPS, &props, d);
+	}
+	if (err != AS4_OK) {
+		return err;
+	}
+	if (mt == NULL) {
+		mt = file_mt; /* the file part's own Content-Type */
+	}
+	if (!mime_type_valid(mt)) {
+		snprintf(field, sizeof(field), "%smime_type", pfx);
+		return as4_diag_set_field(d, AS4_E_INVAL, field, "%s '%s' is not a MIME type",
+		                          field, mt);
+	}
+	if (cs != NULL && !as4_xml_encname_valid(cs)) {
+		snprintf(field, sizeof(field), "%scharset", pfx);
+		return as4_diag_set_field(d, AS4_E_INVAL, field,
+		                          "%s '%s' is not a valid XML encoding name", field, cs);
+	}
+	char gen[AS4_MESSAGE_ID_MAX + 1];
+	if (cid == NULL) {
+		err = as4_ebms3_new_message_id(id_domain(cfg), gen, sizeof(gen));
+		if (err != AS4_OK) {
+			return as4_diag_set(d, err, "cannot generate a Content-ID");
+		}
+		cid = gen;
+	} else if (!as4_ebms3_message_id_valid(cid)) {
+		snprintf(field, sizeof(field), "%scontent_id", pfx);
+		return as4_diag_set_field(d, AS4_E_INVAL, field,
+		                          "%s must be an id without spaces or <>", field);
+	}
+	for (size_t k = 0; k < i; k++) {
+		if (strcmp(rec->payloads[k].content_id, cid) == 0) {
+			snprintf(field, sizeof(field), "%scontent_id", pfx);
+			return as4_diag_set_field(d, AS4_E_INVAL, field,
+			                          "Content-ID '%s' is used twice", cid);
+		}
+	}
+	p->content_id = as4_str_dup(cid);
+	p->mime_type = as4_str_dup(mt);
+	p->charset = dup_or_null(cs);
+	if (p->content_id == NULL || p->mime_type == NULL || (cs && p->charset == NULL)) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	if (props != NULL) {
+		p->props = calloc(json_array_size(props) + 1, sizeof(*p->props));
+		if (p->props == NULL) {
+			return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+		}
+		snprintf(field, sizeof(field), "%sproperties", pfx);
+		err = read_props(props, field, p->props, json_array_size(props), &p->n_props, d);
+		if (err != AS4_OK) {
+			return err;
+		}
+	}
+	uint64_t cap = payload_cap(cfg, pm);
+	snprintf(field, sizeof(field), "%scontent", pfx);
+	if (file != NULL) {
+		if (file->data.len > cap) {
+			return as4_diag_set_field(
+			        d, AS4_E_LIMIT, field,
+			        "payload of %zu bytes exceeds the limit of %llu bytes",
+			        file->data.len, (unsigned long long)cap);
+		}
+		/* borrowed from the request body, which outlives the submission */
+		as4_blob_borrow(blob, file->data.data, file->data.len);
+		return AS4_OK;
+	}
+	size_t clen = strlen(content);
+	size_t max = as4_b64_decoded_max(clen);
+	uint8_t *bytes = malloc(max ? max : 1);
+	if (bytes == NULL) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	size_t blen = 0;
+	err = as4_b64_decode(content, clen, bytes, max, &blen);
+	if (err != AS4_OK) {
+		free(bytes);
+		return as4_diag_set_field(d, AS4_E_INVAL, field, "%s is not valid base64", field);
+	}
+	if (blen > cap) {
+		free(bytes);
+		return as4_diag_set_field(d, AS4_E_LIMIT, field,
+		                          "payload of %zu bytes exceeds the limit of %llu bytes",
+		                          blen, (unsigned long long)cap);
+	}
+	err = as4_blob_copy(blob, bytes, blen);
+	free(bytes);
+	if (err != AS4_OK) {
+		return as4_diag_set(d, err, "out of memory");
+	}
+	return AS4_OK;
+}
+
+/* Every payload of a submission, in order (the business document first). */
+static as4_err read_payloads(const struct as4_config *cfg, const struct as4_pmode *pm,
+                             const struct payload_src *src, struct as4_msgrec *rec,
+                             struct as4_blob *blobs, struct as4_diag *d)
+{
+	size_t n = src->files != NULL ? src->n_files : json_array_size(src->arr);
+	if (src->files != NULL && src->arr != NULL && json_array_size(src->arr) != n) {
+		return as4_diag_set_field(d, AS4_E_INVAL, "payloads",
+		                          "metadata describes %zu payloads but the request holds "
+		                          "%zu file parts",
+		                          json_array_size(src->arr), n);
+	}
 	if (n == 0) {
 		return as4_diag_set_field(d, AS4_E_INVAL, "payloads",
-		                          "payloads must hold at least one payload");
+		                          "a message needs at least one payload");
 	}
 	if (n < pm->min_parts || (pm->max_parts > 0 && n > pm->max_parts)) {
 		return as4_diag_set_field(d, AS4_E_CONFIG, "payloads",
@@ -616,118 +762,70 @@ static as4_err read_payloads(const struct as4_config *cfg, const struct as4_pmod
 		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 	}
 	rec->n_payloads = n;
-	uint64_t cap = payload_cap(cfg, pm);
-	for (size_t i = 0; i < n; i++) {
+	json_t *empty = json_object();
+	if (empty == NULL) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	as4_err err = AS4_OK;
+	for (size_t i = 0; err == AS4_OK && i < n; i++) {
 		char pfx[32];
 		snprintf(pfx, sizeof(pfx), "payloads[%zu].", i);
-		const json_t *o = json_array_get(arr, i);
-		const char *cid = NULL;
-		const char *mt = NULL;
-		const char *cs = NULL;
-		const char *content = NULL;
-		const json_t *props = NULL;
-		as4_err err = as4_json_only(o, pfx, allowed, d);
-		if (err == AS4_OK) {
-			err = as4_json_str(o, pfx, "content_id", false, 256, &cid, d);
+		const json_t *o = src->arr != NULL ? json_array_get(src->arr, i) : empty;
+		err = read_payload(cfg, pm, o, pfx, src->files != NULL ? src->files[i] : NULL, rec,
+		                   i, &blobs[i], d);
+	}
+	json_decref(empty);
+	return err;
+}
+
+/*
+ * A multipart/form-data submission: a part named "metadata" (the JSON document without
+ * payload contents) and one file part per payload, in order.
+ */
+static as4_err read_form(const struct as4_config *cfg, struct as4_http_req *req,
+                         const struct as4_blob *body, const char *spool_dir,
+                         struct as4_arena *arena, struct as4_mime *mime, json_t **meta,
+                         const struct as4_part ***files, size_t *n_files, struct as4_diag *d)
+{
+	as4_err err = as4_mime_parse_form(body, as4_http_req_header(req, "Content-Type"),
+	                                  &cfg->limits, arena, spool_dir, mime, d);
+	if (err != AS4_OK) {
+		return err == AS4_E_MIME ? as4_diag_set(d, AS4_E_INVAL, "bad multipart body") : err;
+	}
+	*files = calloc(mime->n_parts, sizeof(**files));
+	if (*files == NULL) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < mime->n_parts; i++) {
+		const struct as4_part *part = &mime->parts[i];
+		const char *disp = as4_mime_part_header(part, "Content-Disposition");
+		const char *name = NULL;
+		if (disp == NULL || as4_mime_header_param(disp, "name", arena, &name) != AS4_OK ||
+		    name == NULL) {
+			return as4_diag_set_field(d, AS4_E_INVAL, "multipart",
+			                          "part %zu has no Content-Disposition name",
+			                          i + 1);
 		}
-		if (err == AS4_OK) {
-			err = as4_json_str(o, pfx, "mime_type", true, 255, &mt, d);
-		}
-		if (err == AS4_OK) {
-			err = as4_json_str(o, pfx, "charset", false, 64, &cs, d);
-		}
-		if (err == AS4_OK) {
-			err = as4_json_str(o, pfx, "content", true, SIZE_MAX / 2, &content, d);
-		}
-		if (err == AS4_OK) {
-			err = as4_json_array(o, pfx, "properties", MAX_PROPS, &props, d);
-		}
-		if (err != AS4_OK) {
-			return err;
-		}
-		char field[64];
-		if (!mime_type_valid(mt)) {
-			snprintf(field, sizeof(field), "%smime_type", pfx);
-			return as4_diag_set_field(d, AS4_E_INVAL, field,
-			                          "%s '%s' is not a MIME type", field, mt);
-		}
-		if (cs != NULL && !as4_xml_encname_valid(cs)) {
-			snprintf(field, sizeof(field), "%scharset", pfx);
-			return as4_diag_set_field(d, AS4_E_INVAL, field,
-			                          "%s '%s' is not a valid XML encoding name", field,
-			                          cs);
-		}
-		struct as4_store_payload *p = &rec->payloads[i];
-		char gen[AS4_MESSAGE_ID_MAX + 1];
-		if (cid == NULL) {
-			err = as4_ebms3_new_message_id(id_domain(cfg), gen, sizeof(gen));
+		if (strcmp(name, "metadata") == 0) {
+			if (*meta != NULL) {
+				return as4_diag_set_field(d, AS4_E_INVAL, "metadata",
+				                          "the metadata part is given twice");
+			}
+			err = as4_json_parse(part->data.data, part->data.len,
+			                     cfg->limits.max_api_body, cfg->limits.max_json_depth,
+			                     meta, d);
 			if (err != AS4_OK) {
-				return as4_diag_set(d, err, "cannot generate a Content-ID");
-			}
-			cid = gen;
-		} else if (!as4_ebms3_message_id_valid(cid)) {
-			snprintf(field, sizeof(field), "%scontent_id", pfx);
-			return as4_diag_set_field(d, AS4_E_INVAL, field,
-			                          "%s must be an id without spaces or <>", field);
-		}
-		for (size_t k = 0; k < i; k++) {
-			if (strcmp(rec->payloads[k].content_id, cid) == 0) {
-				snprintf(field, sizeof(field), "%scontent_id", pfx);
-				return as4_diag_set_field(d, AS4_E_INVAL, field,
-				                          "Content-ID '%s' is used twice", cid);
-			}
-		}
-		p->content_id = as4_str_dup(cid);
-		p->mime_type = as4_str_dup(mt);
-		p->charset = dup_or_null(cs);
-		/* per payload: "compress": true/false, else the PMode's setting */
-		p->compressed = pm->compress;
-		err = as4_json_bool(o, pfx, "compress", &p->compressed, d);
-		if (err != AS4_OK) {
-			return err;
-		}
-		if (p->content_id == NULL || p->mime_type == NULL || (cs && p->charset == NULL)) {
-			return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
-		}
-		if (props != NULL) {
-			p->props = calloc(json_array_size(props) + 1, sizeof(*p->props));
-			if (p->props == NULL) {
-				return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
-			}
-			snprintf(field, sizeof(field), "%sproperties", pfx);
-			err = read_props(props, field, p->props, json_array_size(props),
-			                 &p->n_props, d);
-			if (err != AS4_OK) {
+				as4_diag_prefix(d, "metadata: ");
 				return err;
 			}
+		} else {
+			(*files)[(*n_files)++] = part;
 		}
-		size_t clen = strlen(content);
-		size_t max = as4_b64_decoded_max(clen);
-		uint8_t *bytes = malloc(max ? max : 1);
-		if (bytes == NULL) {
-			return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
-		}
-		size_t blen = 0;
-		err = as4_b64_decode(content, clen, bytes, max, &blen);
-		if (err != AS4_OK) {
-			free(bytes);
-			snprintf(field, sizeof(field), "%scontent", pfx);
-			return as4_diag_set_field(d, AS4_E_INVAL, field, "%s is not valid base64",
-			                          field);
-		}
-		if (blen > cap) {
-			free(bytes);
-			snprintf(field, sizeof(field), "%scontent", pfx);
-			return as4_diag_set_field(d, AS4_E_LIMIT, field,
-			                          "payload of %zu bytes exceeds the limit of %llu "
-			                          "bytes",
-			                          blen, (unsigned long long)cap);
-		}
-		err = as4_blob_copy(&blobs[i], bytes, blen);
-		free(bytes);
-		if (err != AS4_OK) {
-			return as4_diag_set(d, err, "out of memory");
-		}
+	}
+	if (*meta == NULL) {
+		return as4_diag_set_field(
+		        d, AS4_E_INVAL, "metadata",
+		        "a part named metadata (the JSON description) is required");
 	}
 	return AS4_OK;
 }
@@ -756,6 +854,9 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 	struct as4_blob *blobs = NULL;
 	size_t n_blobs = 0;
 	const struct as4_pmode *pm = NULL;
+	struct as4_arena *arena = NULL;
+	struct as4_mime form = {0};
+	struct payload_src src = {0};
 	as4_err err;
 
 	const char *ct = as4_http_req_header(req, "Content-Type");
@@ -763,13 +864,24 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 	if (ct != NULL && as4_media_type(ct, mt, sizeof(mt)) != AS4_OK) {
 		mt[0] = '\0';
 	}
-	if (strcmp(mt, "application/json") != 0) {
+	if (strcmp(mt, "application/json") == 0) {
+		err = as4_json_parse(body->data, body->len, cfg->limits.max_api_body,
+		                     cfg->limits.max_json_depth, &j, &d);
+	} else if (strcmp(mt, "multipart/form-data") == 0) {
+		arena = as4_arena_new(0);
+		err = arena != NULL ? read_form(cfg, req, body, r->ap->tmp_dir, arena, &form, &j,
+		                                &src.files, &src.n_files, &d)
+		                    : as4_diag_set(&d, AS4_E_NOMEM, "out of memory");
+		if (err == AS4_OK && src.files == NULL) {
+			err = as4_diag_set(&d, AS4_E_NOMEM, "out of memory");
+		}
+	} else {
 		as4_http_resp_json_error(resp, 415, "unsupported_media_type",
-		                         "submit messages as application/json", NULL);
+		                         "submit messages as application/json or "
+		                         "multipart/form-data (metadata + file parts)",
+		                         NULL);
 		goto out;
 	}
-	err = as4_json_parse(body->data, body->len, cfg->limits.max_api_body,
-	                     cfg->limits.max_json_depth, &j, &d);
 	if (err == AS4_OK) {
 		err = as4_json_only(j, "", allowed, &d);
 	}
@@ -830,10 +942,11 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 	if (err != AS4_OK) {
 		goto fail;
 	}
-	if (payloads == NULL) {
+	if (payloads == NULL && src.files == NULL) {
 		err = as4_diag_set_field(&d, AS4_E_INVAL, "payloads", "payloads is required");
 		goto fail;
 	}
+	src.arr = payloads;
 	if (msgid != NULL && !as4_ebms3_message_id_valid(msgid)) {
 		err = as4_diag_set_field(
 		        &d, AS4_E_INVAL, "message_id",
@@ -917,7 +1030,7 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 			}
 		}
 	}
-	n_blobs = json_array_size(payloads);
+	n_blobs = src.files != NULL ? src.n_files : json_array_size(payloads);
 	blobs = calloc(n_blobs ? n_blobs : 1, sizeof(*blobs));
 	if (blobs == NULL) {
 		err = as4_diag_set(&d, AS4_E_NOMEM, "out of memory");
@@ -926,7 +1039,7 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 	for (size_t i = 0; i < n_blobs; i++) {
 		as4_blob_init(&blobs[i]);
 	}
-	err = read_payloads(cfg, pm, payloads, &rec, blobs, &d);
+	err = read_payloads(cfg, pm, &src, &rec, blobs, &d);
 	if (err != AS4_OK) {
 		goto fail;
 	}
@@ -964,4 +1077,7 @@ out:
 	free(blobs);
 	as4_msgrec_cleanup(&rec);
 	json_decref(j);
+	free(src.files);
+	as4_mime_cleanup(&form);
+	as4_arena_free(arena);
 }

@@ -381,6 +381,7 @@ struct ctx {
 	uint8_t *delim;   /* "\n--" boundary */
 	size_t delim_len; /* strlen(delim) */
 	size_t dropped;   /* pages of a mapped body released up to here */
+	bool form;        /* multipart/form-data: no root, no Content-IDs required */
 };
 
 /* Record a failure of part idx (0-based) naming its Content-ID when known. */
@@ -886,6 +887,10 @@ static as4_err check_parts(struct ctx *c, struct as4_mime *m)
 {
 	size_t root = 0;
 	char q[SHOW_MAX];
+	if (c->form) {
+		/* RFC 7578: fields are named by Content-Disposition, in order; no root */
+		return AS4_OK;
+	}
 	if (m->start != NULL) {
 		for (root = 0; root < m->n_parts; root++) {
 			const char *id = m->parts[root].content_id;
@@ -1177,6 +1182,68 @@ out:
 	}
 	*out = m;
 	return AS4_OK;
+}
+
+as4_err as4_mime_parse_form(const struct as4_blob *body, const char *content_type,
+                            const struct as4_limits *lim, struct as4_arena *arena,
+                            const char *spool_dir, struct as4_mime *out, struct as4_diag *d)
+{
+	struct as4_mime m = {0};
+	struct ctx c = {0};
+	char mt[128];
+	char why[128];
+	as4_err err;
+
+	if (out != NULL) {
+		memset(out, 0, sizeof(*out));
+	}
+	if (body == NULL || lim == NULL || arena == NULL || out == NULL || content_type == NULL) {
+		return as4_diag_set(d, AS4_E_INVAL, "as4_mime_parse_form: missing argument");
+	}
+	if (lim->max_parts == 0) {
+		return as4_diag_set(d, AS4_E_LIMIT, "limits allow no MIME parts");
+	}
+	if (as4_media_type(content_type, mt, sizeof(mt)) != AS4_OK ||
+	    strcmp(mt, "multipart/form-data") != 0) {
+		return as4_diag_set(d, AS4_E_MIME, "Content-Type is not multipart/form-data");
+	}
+	if (body->len == 0) {
+		return as4_diag_set(d, AS4_E_MIME, "empty body");
+	}
+	err = param_get(content_type, "boundary", arena, &m.boundary, why);
+	if (err == AS4_E_NOMEM) {
+		return as4_diag_set(d, err, "out of memory parsing MIME");
+	}
+	if (err != AS4_OK) {
+		return as4_diag_set(d, err, "malformed Content-Type parameters: %s", why);
+	}
+	if (m.boundary == NULL) {
+		return as4_diag_set(d, AS4_E_MIME,
+		                    "multipart/form-data Content-Type without boundary parameter");
+	}
+	c.body = body;
+	c.lim = lim;
+	c.arena = arena;
+	c.spool_dir = spool_dir;
+	c.d = d;
+	c.form = true;
+	err = parse_multipart(&c, &m);
+	if (err != AS4_OK) {
+		as4_mime_cleanup(&m);
+		return err;
+	}
+	*out = m;
+	return AS4_OK;
+}
+
+const char *as4_mime_part_header(const struct as4_part *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_headers; i++) {
+		if (as4_str_ieq(p->headers[i].name, name)) {
+			return p->headers[i].value;
+		}
+	}
+	return NULL;
 }
 
 void as4_mime_cleanup(struct as4_mime *m)

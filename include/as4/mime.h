@@ -76,6 +76,22 @@ AS4_MUST_CHECK as4_err as4_mime_parse(const struct as4_blob *body, const char *c
                                       const char *spool_dir, struct as4_mime *out,
                                       struct as4_diag *d);
 
+/*
+ * Parse a multipart/form-data body (RFC 7578), as the internal API receives large uploads:
+ * the same parser, limits and spooling as as4_mime_parse(), but parts stay in the order sent,
+ * none is a root and none needs a Content-ID. Each part's Content-Disposition (with its name
+ * and filename parameters) stays in part->headers: read it with as4_mime_part_header() and
+ * as4_mime_header_param(). Errors as as4_mime_parse(); AS4_E_MIME when content_type is not
+ * multipart/form-data with a boundary.
+ */
+AS4_MUST_CHECK as4_err as4_mime_parse_form(const struct as4_blob *body, const char *content_type,
+                                           const struct as4_limits *lim, struct as4_arena *arena,
+                                           const char *spool_dir, struct as4_mime *out,
+                                           struct as4_diag *d);
+
+/* The value of a part's other header line (case-insensitive name), or NULL. Borrowed. */
+const char *as4_mime_part_header(const struct as4_part *p, const char *name);
+
 /* Clean up every part (the strings stay in the arena); *m is empty afterwards. NULL ok. */
 void as4_mime_cleanup(struct as4_mime *m);
 

@@ -314,6 +314,20 @@ class AccessPoint:
         return res
 
 
+def form_data(fields):
+    """A multipart/form-data body from [(name, filename or None, content type, bytes)]."""
+    boundary = "as4test" + os.urandom(12).hex()
+    out = b""
+    for name, filename, ctype, data in fields:
+        disp = 'form-data; name="%s"' % name
+        if filename:
+            disp += '; filename="%s"' % filename
+        out += ("--%s\r\nContent-Disposition: %s\r\nContent-Type: %s\r\n\r\n" % (
+            boundary, disp, ctype)).encode() + data + b"\r\n"
+    out += ("--%s--\r\n" % boundary).encode()
+    return out, "multipart/form-data; boundary=%s" % boundary
+
+
 def b64(data):
     return base64.b64encode(data).decode()
 

@@ -7,6 +7,7 @@ with byte-identical payloads; both sides show the receipt in the event history. 
 cases (unknown PMode, bad MIME, oversized body) leave both stores unchanged.
 """
 import os
+import json
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -96,6 +97,32 @@ try:
     st, body, _, _ = ap2.api("POST", "/messages/%s/ack" % urllib.parse.quote(msgid, safe=""),
                              role="submitter")
     check(st == 409, "second ack is a conflict (%s)" % st)
+
+    # the same through multipart/form-data (large payloads are uploaded this way)
+    meta = {"pmode": "medcom-hn", "payloads": [{"charset": "UTF-8"}, {"compress": True}]}
+    hn = read_shared("medcom-examples", "03-homecareobservation.bundle.xml")
+    body, ctype = form_data([("metadata", None, "application/json", json.dumps(meta).encode()),
+                             ("payload", "hco.xml", "application/fhir+xml", hn),
+                             ("payload", "ack.xml", "application/xml", second)])
+    st, doc2, raw, _ = ap1.api("POST", "/messages", raw=body, content_type=ctype,
+                               role="submitter")
+    check(st == 202, "multipart/form-data submission answers 202 (%s %s)" % (st, raw[:200]))
+    msgid2 = doc2["message_id"] if doc2 else ""
+    out2 = ap1.wait_state(msgid2, ("delivered", "failed"), direction="out")
+    check(out2 is not None and out2["state"] == "delivered", "form-data message delivered")
+    got = ap2.message(msgid2, "in")
+    if check(got is not None and len(got["payloads"]) == 2, "form-data message received"):
+        check(got["payloads"][0]["mime_type"] == "application/fhir+xml" and
+              got["payloads"][0]["charset"] == "UTF-8" and
+              got["payloads"][0]["sha256"] == sha256_hex(hn) and
+              got["payloads"][1]["compressed"] and
+              got["payloads"][1]["sha256"] == sha256_hex(second),
+              "form-data payload types, order and digests kept")
+    body, ctype = form_data([("payload", "x.xml", "application/xml", second)])
+    st, doc3, _, _ = ap1.api("POST", "/messages", raw=body, content_type=ctype,
+                             role="submitter")
+    check(st == 400 and doc3["error"]["field"] == "metadata",
+          "form-data without metadata: 400 naming the field")
 
     # negative cases: nothing stored anywhere
     before1, before2 = ap1.store_files(), ap2.store_files()
