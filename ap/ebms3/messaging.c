@@ -498,11 +498,15 @@ static const char *cid_decode(struct as4_arena *a, const char *s)
 static as4_err parse_part_info(struct pctx *c, const xmlNode *el, size_t idx,
                                struct as4_part_info *pi)
 {
-	static const char *const names[] = {"Schema", "Description", "PartProperties"};
-	static const unsigned max[] = {0, 1, 1};
-	xmlNode *f[3];
-	size_t cnt[3];
-	as4_err err = sort_children(c, el, names, max, 3, f, cnt, false);
+	/*
+	 * "Schemas" is not in the ebMS3 schema (which has eb:Schema), but AS4.NET writes an
+	 * empty <eb:Schemas/> in every PartInfo; it carries nothing, so it is tolerated.
+	 */
+	static const char *const names[] = {"Schema", "Description", "PartProperties", "Schemas"};
+	static const unsigned max[] = {0, 1, 1, 1};
+	xmlNode *f[4];
+	size_t cnt[4];
+	as4_err err = sort_children(c, el, names, max, 4, f, cnt, false);
 	if (err != AS4_OK) {
 		return err;
 	}
@@ -969,6 +973,9 @@ static as4_err parse_messaging(struct pctx *c, xmlNode *msg, struct as4_messagin
 		                    "eb:Messaging holds no eb:UserMessage or eb:SignalMessage");
 	}
 	if (n_user + n_signal > 1) {
+		/* say what the message is, and its first id, so the Error can refer to it */
+		out->kind = as4_xml_is(first, AS4_NS_EB, "UserMessage") ? AS4_UNIT_USER_MESSAGE
+		                                                        : AS4_UNIT_SIGNAL;
 		peek_first_id(c, first, out);
 		/* AS4 §2.2: no bundling; AS4-NOTES: exactly one UserMessage per AS4 message. */
 		return as4_diag_set(

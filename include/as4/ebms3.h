@@ -199,8 +199,9 @@ struct as4_messaging {
  * "eb:From has no eb:PartyId"). lim caps the number of PartInfos (max_parts) and may be NULL
  * (defaults).
  * On failure *out holds what was read so far: out->user.message_id or out->signal.message_id
- * is set as soon as the MessageId was read, so the caller can answer with
- * RefToMessageInError. Strings go to arena; xmlNode pointers borrow from doc.
+ * is set as soon as the MessageId was read (for bundled units: the first unit's, with kind
+ * telling which unit that is), so the caller can answer with RefToMessageInError. Strings go to
+ * arena; xmlNode pointers borrow from doc.
  */
 AS4_MUST_CHECK as4_err as4_ebms3_parse(xmlDoc *doc, const struct as4_limits *lim,
                                        struct as4_arena *arena, struct as4_messaging *out,
