@@ -518,6 +518,14 @@ as4_err as4_smp_naptr_apply(const char *regexp, const char *aus, char *out, size
 		                    "NAPTR regexp '%.100s' has unknown flags '%.20s'", regexp, p);
 	}
 	for (size_t i = 0; ere[i] != '\0'; i++) {
+		/* interval expressions ("a{1,255}") nest into NFAs of millions of states */
+		if (ere[i] == '{') {
+			return as4_diag_set(
+			        d, AS4_E_SMP_BAD_RESPONSE,
+			        "NAPTR regexp '%.100s': interval expressions {m,n} are not "
+			        "allowed in the pattern",
+			        regexp);
+		}
 		if (ere[i] == '\\' && ere[i + 1] != '\0') {
 			if (ere[i + 1] >= '1' && ere[i + 1] <= '9') {
 				return as4_diag_set(

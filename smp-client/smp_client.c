@@ -487,12 +487,20 @@ static as4_err locate_naptr(const struct as4_smp_client *c, const char *aus, cha
 				continue;
 			}
 			if (r->flags[0] == '\0') {
-				if (next == NULL && strcmp(r->replacement, ".") != 0) {
+				uint8_t wire[256];
+				size_t wl;
+				/* a replacement with escaped bytes is no host name worth querying
+				 */
+				bool plain = strchr(r->replacement, '\\') == NULL &&
+				             as4_smp_dns_wire(r->replacement, wire, &wl) == AS4_OK;
+				if (next == NULL && plain) {
 					next = r->replacement;
 					next_ttl = r->ttl;
 				}
-				as4_smp_trace_add(trace, AS4_SMP_STEP_NAPTR, AS4_SMP_INFO,
-				                  "%s: non-terminal", desc);
+				as4_smp_trace_add(trace, AS4_SMP_STEP_NAPTR,
+				                  plain ? AS4_SMP_INFO : AS4_SMP_SKIP,
+				                  "%s: non-terminal%s", desc,
+				                  plain ? "" : " without a usable replacement");
 				continue;
 			}
 			if (!as4_str_ieq(r->flags, "U")) {
@@ -1189,7 +1197,8 @@ static as4_err lookup_uncached(const struct as4_smp_client *c, const struct as4_
 		goto out;
 	}
 	/* SMP-NOTES §2.6: never past the DNS TTL, the cap, a certificate or the service end */
-	int64_t until = now + (int64_t)min64((int64_t)c->net.cache_max_ms, INT64_MAX / 4);
+	uint64_t cap = c->net.cache_max_ms;
+	int64_t until = now + (cap > (uint64_t)(INT64_MAX / 4) ? INT64_MAX / 4 : (int64_t)cap);
 	if (ttl != UINT32_MAX) {
 		until = min64(until, now + (int64_t)ttl * 1000);
 	}

@@ -123,8 +123,8 @@ size_t as4_smp_naptr_sorted(const struct as4_smp_dns_answer *a, size_t idx[AS4_S
 /*
  * Apply a NAPTR regexp field (RFC 3402 §3.2: delimiter = first character, ERE, replacement
  * with \1..\9, flags "" or "i") once to aus (the Application Unique String: the queried name)
- * and write the result to out (capacity cap). Back-references inside the ERE are refused
- * (they make POSIX matching exponential).
+ * and write the result to out (capacity cap). Back-references and interval expressions
+ * inside the ERE are refused (they make POSIX matching exponential or its automaton huge).
  * Errors: AS4_E_SMP_BAD_RESPONSE (syntax, bad group, result too long), AS4_E_NOTFOUND (the
  * ERE does not match aus: the record does not apply).
  */

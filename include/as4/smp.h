@@ -406,7 +406,9 @@ void as4_smp_result_free(struct as4_smp_result *r);
  * in "scheme::value" form (as4_smp_id_parse()). Served from the cache while the entry is
  * valid; otherwise DNS, SMP fetch, at most one SMP redirect, signature and chain checks,
  * identifier checks, endpoint selection and the AP certificate check run in that order, and a
- * positive result is cached (failures never are). trace (may be NULL) receives the steps.
+ * positive result is cached (failures never are; concurrent misses for the same request each
+ * do the network work, and the last result stored wins). trace (may be NULL) receives the
+ * steps.
  * On success *out owns a new result. Errors: see the top of this header; the diagnostic is
  * suitable for an administrator of either side. Thread-safe.
  */

@@ -319,6 +319,66 @@ lookup need-https "$P_OK" 1 &&
 	check need-https "http SMP URL where https is required" \
 		"err['code'] == 303 and 'https' in err['message']"
 
+# the network from the configuration's discovery section (as4d.yaml as the daemon reads it)
+mkdir -p "$tmp/data"
+cat >"$tmp/as4d.yaml" <<-YAML
+	node:
+	  name: smp-test
+	  party: me
+	  base_dir: $tmp
+	  data_dir: data
+	listeners:
+	  msh:
+	    address: 127.0.0.1
+	    port: 18080
+	    path: /as4
+	    tls:
+	      enabled: false
+	  api:
+	    address: 127.0.0.1
+	    port: 18081
+	keystore:
+	  signing:
+	    key: pki/ap.key
+	    cert: pki/ap.pem
+	truststores:
+	  as4: [pki/ap-ca.pem]
+	parties:
+	  - name: me
+	    ids:
+	      - type: urn:x
+	        value: me
+	    endpoint: http://127.0.0.1:18080/as4
+	    certificate: pki/ap.pem
+	discovery:
+	  networks:
+	    - name: test-sml
+	      sml_zone: $ZONE.
+	      hashing: peppol
+	      smp_dialect: peppol
+	      smp_ca: [pki/smp-ca.pem]
+	      ap_ca: [pki/ap-ca.pem]
+	      transport_profile: peppol-transport-as4-v2_0
+	      require_https: false
+	      dns_server: 127.0.0.1:$DP
+	      timeout: 3s
+	YAML
+set +e
+"$AS4CTL" smp lookup "$PS::$P_CNAME" "$DOC" --config "$tmp/as4d.yaml" --network test-sml \
+	--json >"$tmp/config.json" 2>"$tmp/config.err"
+rc=$?
+"$AS4CTL" smp lookup "$PS::$P_CNAME" "$DOC" --config "$tmp/as4d.yaml" --network nope \
+	>/dev/null 2>&1
+rc_nope=$?
+set -e
+if [ $rc -eq 0 ] && [ $rc_nope -eq 2 ]; then
+	check config "--config + --network (any process); unknown network is a usage error" \
+		"j['ok'] and j['result']['endpoint_url'] == 'https://ap.test/as4' and 'network test-sml' in steps"
+else
+	fail "config: exit $rc, unknown network exit $rc_nope"
+	cat "$tmp/config.json" "$tmp/config.err"
+fi
+
 # text output and usage errors
 set +e
 # shellcheck disable=SC2086

@@ -272,15 +272,16 @@ static void test_regexp(void **state)
 	assert_string_equal(out, "https://h/");
 	/* errors */
 	static const char *const bad[] = {
-	        "",           /* empty */
-	        "1.*1x1",     /* digit delimiter */
-	        "i.*ixi",     /* flag delimiter */
-	        "\\.*\\x\\",  /* backslash delimiter */
-	        "!.*!x",      /* unterminated */
-	        "!.*!x!g",    /* unknown flag */
-	        "!(a)\\1!x!", /* back-reference in the pattern */
-	        "!([!x!",     /* not an ERE */
-	        "!(a)!\\2!",  /* group out of range */
+	        "",             /* empty */
+	        "1.*1x1",       /* digit delimiter */
+	        "i.*ixi",       /* flag delimiter */
+	        "\\.*\\x\\",    /* backslash delimiter */
+	        "!.*!x",        /* unterminated */
+	        "!.*!x!g",      /* unknown flag */
+	        "!(a)\\1!x!",   /* back-reference in the pattern */
+	        "!([!x!",       /* not an ERE */
+	        "!(a)!\\2!",    /* group out of range */
+	        "!a{1,255}!x!", /* interval expression */
 	};
 	for (size_t i = 0; i < AS4_ARRAY_LEN(bad); i++) {
 		if (apply(bad[i], Q, out, sizeof(out), &d) != AS4_E_SMP_BAD_RESPONSE) {
