@@ -15,6 +15,14 @@
 #include "smp_int.h"
 
 /* "a.b.c.d:port" (port optional, default 53) into an IPv4 socket address. */
+static bool parse_server(const char *s, struct sockaddr_in *sa);
+
+bool as4_smp_dns_server_ok(const char *server)
+{
+	struct sockaddr_in sa;
+	return parse_server(server, &sa);
+}
+
 static bool parse_server(const char *s, struct sockaddr_in *sa)
 {
 	char host[64];

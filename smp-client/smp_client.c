@@ -298,6 +298,14 @@ as4_err as4_smp_client_new(const struct as4_smp_network *net, const struct as4_l
 			goto out;
 		}
 	}
+	if (net->dns == NULL && net->dns_server != NULL &&
+	    !as4_smp_dns_server_ok(net->dns_server)) {
+		err = as4_diag_set(d, AS4_E_CONFIG,
+		                   "network %s: DNS server '%.80s' is not an IPv4 address with an "
+		                   "optional :port",
+		                   c->name, net->dns_server);
+		goto out;
+	}
 	if (net->dns_mode == AS4_SMP_DNS_PEPPOL_LEGACY && !net->allow_http) {
 		err = as4_diag_set(
 		        d, AS4_E_CONFIG,

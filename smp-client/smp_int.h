@@ -141,6 +141,9 @@ AS4_MUST_CHECK as4_err as4_smp_dns_resolv(void *ctx, const struct as4_smp_dns_re
                                           uint8_t *answer, size_t cap, size_t *len,
                                           enum as4_smp_dns_status *status, struct as4_diag *d);
 
+/* True when server is "a.b.c.d" or "a.b.c.d:port" (what the libresolv back end accepts). */
+bool as4_smp_dns_server_ok(const char *server);
+
 /* The libcurl back end (as4_smp_http_fn); ctx unused. */
 AS4_MUST_CHECK as4_err as4_smp_http_curl(void *ctx, const struct as4_smp_http_request *req,
                                          struct as4_smp_http_response *resp, struct as4_diag *d);

@@ -11,10 +11,11 @@
  *
  * Error codes (err.h), each with a diagnostic naming what was asked and what was seen:
  *   AS4_E_INVAL / AS4_E_GLN     the requested identifier is malformed (caller's input)
- *   AS4_E_SMP_NOT_REGISTERED    NXDOMAIN, no "Meta:SMP" record, or the SMP has no service
- *                               group for the participant (permanent)
- *   AS4_E_SMP_NO_SERVICE        registered, but no usable endpoint for this document type,
- *                               process and transport profile (permanent)
+ *   AS4_E_SMP_NOT_REGISTERED    NXDOMAIN, NODATA, or no usable "Meta:SMP" U-NAPTR record
+ *                               for the participant (permanent)
+ *   AS4_E_SMP_NO_SERVICE        registered, but the SMP answers 404 for the document type or
+ *                               has no active endpoint for the process and transport
+ *                               profile (permanent)
  *   AS4_E_SMP_UNAVAILABLE       SERVFAIL, REFUSED, DNS timeout, connection failure, HTTP 5xx
  *                               (retryable; never reported as "not registered")
  *   AS4_E_SMP_BAD_RESPONSE      malformed DNS record or SMP document, wrong identifiers in it,

@@ -1220,6 +1220,17 @@ static void test_client_config(void **state)
 	as4_diag_init(&d);
 	assert_int_equal(as4_smp_client_new(&n, NULL, &c, &d), AS4_E_CONFIG);
 	assert_non_null(strstr(as4_diag_text(&d), "allow_http"));
+	/* the libresolv back end takes an IPv4 server with an optional port */
+	n = net_of(AS4_SMP_PROTO_PEPPOL);
+	n.dns = NULL;
+	n.dns_server = "localhost:53";
+	as4_diag_init(&d);
+	assert_int_equal(as4_smp_client_new(&n, NULL, &c, &d), AS4_E_CONFIG);
+	assert_non_null(strstr(as4_diag_text(&d), "IPv4"));
+	n.dns_server = "127.0.0.1:5353";
+	c = client_of(&n);
+	as4_smp_client_free(c);
+	c = NULL;
 	/* a bad identifier is the caller's error */
 	n = net_of(AS4_SMP_PROTO_PEPPOL);
 	c = client_of(&n);
