@@ -39,6 +39,18 @@ static const char *nm(const xmlNode *n)
 	return (const char *)n->name;
 }
 
+/* The conventional prefix of n's namespace, for diagnostics ("eb:", "ds:", "ebbp:"). */
+static const char *pfx(const xmlNode *n)
+{
+	if (in_ns(n, AS4_NS_EB)) {
+		return "eb:";
+	}
+	if (in_ns(n, AS4_NS_DS)) {
+		return "ds:";
+	}
+	return in_ns(n, AS4_NS_EBBP) ? "ebbp:" : "";
+}
+
 /*
  * The trimmed text of element el (text and CDATA children; comments and processing
  * instructions are skipped), copied into the arena. An element child is refused: every
@@ -54,8 +66,8 @@ static as4_err elem_text(struct pctx *c, const xmlNode *el, const char **out)
 			single = (const char *)ch->content;
 		} else if (ch->type == XML_ELEMENT_NODE) {
 			return as4_diag_set(c->d, AS4_E_HEADER,
-			                    "eb:%s must hold text only, found element %s", nm(el),
-			                    nm(ch));
+			                    "%s%s must hold text only, found element %s", pfx(el),
+			                    nm(el), nm(ch));
 		}
 	}
 	if (n_text <= 1) {
@@ -63,8 +75,8 @@ static as4_err elem_text(struct pctx *c, const xmlNode *el, const char **out)
 		size_t len = strlen(s);
 		as4_str_trim(&s, &len);
 		if (len > AS4_EBMS3_VALUE_MAX) {
-			return as4_diag_set(c->d, AS4_E_HEADER, "eb:%s is longer than %d bytes",
-			                    nm(el), AS4_EBMS3_VALUE_MAX);
+			return as4_diag_set(c->d, AS4_E_HEADER, "%s%s is longer than %d bytes",
+			                    pfx(el), nm(el), AS4_EBMS3_VALUE_MAX);
 		}
 		*out = as4_arena_strndup(c->arena, s, len);
 		return *out != NULL ? AS4_OK : as4_diag_set(c->d, AS4_E_NOMEM, "out of memory");
@@ -76,7 +88,7 @@ static as4_err elem_text(struct pctx *c, const xmlNode *el, const char **out)
 			size_t l = ch->content != NULL ? strlen((const char *)ch->content) : 0;
 			if (!as4_add_size(total, l, &total) || total > 4 * AS4_EBMS3_VALUE_MAX) {
 				return as4_diag_set(c->d, AS4_E_HEADER,
-				                    "eb:%s is longer than %d bytes", nm(el),
+				                    "%s%s is longer than %d bytes", pfx(el), nm(el),
 				                    AS4_EBMS3_VALUE_MAX);
 			}
 		}
@@ -99,8 +111,8 @@ static as4_err elem_text(struct pctx *c, const xmlNode *el, const char **out)
 	size_t len = pos;
 	as4_str_trim(&s, &len);
 	if (len > AS4_EBMS3_VALUE_MAX) {
-		return as4_diag_set(c->d, AS4_E_HEADER, "eb:%s is longer than %d bytes", nm(el),
-		                    AS4_EBMS3_VALUE_MAX);
+		return as4_diag_set(c->d, AS4_E_HEADER, "%s%s is longer than %d bytes", pfx(el),
+		                    nm(el), AS4_EBMS3_VALUE_MAX);
 	}
 	memmove(buf, s, len);
 	buf[len] = '\0';
@@ -141,8 +153,8 @@ static as4_err attr_copy(struct pctx *c, const xmlNode *el, const char *ns, cons
 		if (strlen((const char *)slow) > AS4_EBMS3_VALUE_MAX) {
 			xmlFree(slow);
 			return as4_diag_set(c->d, AS4_E_HEADER,
-			                    "attribute %s of eb:%s is longer than %d bytes", name,
-			                    nm(el), AS4_EBMS3_VALUE_MAX);
+			                    "attribute %s of %s%s is longer than %d bytes", name,
+			                    pfx(el), nm(el), AS4_EBMS3_VALUE_MAX);
 		}
 		*out = as4_arena_strdup(c->arena, (const char *)slow);
 		xmlFree(slow);
@@ -150,8 +162,8 @@ static as4_err attr_copy(struct pctx *c, const xmlNode *el, const char *ns, cons
 	}
 	if (strlen(v) > AS4_EBMS3_VALUE_MAX) {
 		return as4_diag_set(c->d, AS4_E_HEADER,
-		                    "attribute %s of eb:%s is longer than %d bytes", name, nm(el),
-		                    AS4_EBMS3_VALUE_MAX);
+		                    "attribute %s of %s%s is longer than %d bytes", name, pfx(el),
+		                    nm(el), AS4_EBMS3_VALUE_MAX);
 	}
 	*out = as4_arena_strdup(c->arena, v);
 	return *out != NULL ? AS4_OK : as4_diag_set(c->d, AS4_E_NOMEM, "out of memory");

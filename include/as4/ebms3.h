@@ -194,7 +194,8 @@ struct as4_messaging {
  * "one UserMessage per message" rule of AS4-NOTES.md follows it); a SignalMessage carries
  * exactly one kind of signal (Receipt, PullRequest or Errors; a mix: AS4_E_BUNDLED); every
  * mandatory element is present once and non-empty, unknown eb: elements are absent, Timestamp
- * is an xsd:dateTime not before 1970 and MessageId is 1..AS4_MESSAGE_ID_MAX bytes without
+ * is an xsd:dateTime not before 1970 (a zone offset is accepted and converted: ebMS3 wants
+ * UTC, but phase4 and others send "+02:00") and MessageId is 1..AS4_MESSAGE_ID_MAX bytes without
  * whitespace or angle brackets (AS4_E_HEADER, EBMS:0009, with a detail naming the element, e.g.
  * "eb:From has no eb:PartyId"). lim caps the number of PartInfos (max_parts) and may be NULL
  * (defaults).
