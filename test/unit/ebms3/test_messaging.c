@@ -520,6 +520,27 @@ static void test_limits(void **state)
 	free(longv);
 }
 
+/* AS4.NET writes an empty eb:Schemas (not in the ebMS3 schema) into every PartInfo. */
+static void test_as4net_schemas(void **state)
+{
+	(void)state;
+	char *xml = variant(full_xml, "<eb:Description>x</eb:Description>",
+	                    "<eb:Schemas /><eb:Description>x</eb:Description>");
+	struct parsed p;
+	parse(&p, xml);
+	assert_int_equal(p.err, AS4_OK);
+	assert_string_equal(p.m.user.parts[1].mime_type, "application/pdf");
+	release(&p);
+	free(xml);
+	xml = variant(full_xml, "<eb:Description>x</eb:Description>",
+	              "<eb:Schemas/><eb:Schemas/><eb:Description>x</eb:Description>");
+	parse(&p, xml);
+	assert_int_equal(p.err, AS4_E_HEADER);
+	assert_non_null(strstr(p.d.text, "more than one eb:Schemas"));
+	release(&p);
+	free(xml);
+}
+
 /* Text split by comments and CDATA is joined; whitespace inside values is kept. */
 static void test_text_forms(void **state)
 {
@@ -1000,6 +1021,7 @@ int main(void)
 	        cmocka_unit_test(test_message_id_kept_on_failure),
 	        cmocka_unit_test(test_limits),
 	        cmocka_unit_test(test_text_forms),
+	        cmocka_unit_test(test_as4net_schemas),
 	        cmocka_unit_test(test_value_rules),
 	        cmocka_unit_test(test_two_body_refs),
 	        cmocka_unit_test(test_test_service),
