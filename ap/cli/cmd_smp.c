@@ -122,8 +122,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	        {"--timeout", offsetof(struct opts, timeout)},
 	        {"--at", offsetof(struct opts, at)},
 	};
+	bool trust_list = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		if (a[0] == '-') {
+			trust_list = strcmp(a, "--trust") == 0 && strcmp(argv[0], "inspect") == 0;
+		}
 		if (strcmp(a, "--json") == 0) {
 			o->json = true;
 			continue;
@@ -165,6 +169,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			if (!known) {
 				return usage_error("unknown option %s (or given too often)", a);
+			}
+			continue;
+		}
+		/* `inspect FILE --trust A.pem B.pem`: bare words after --trust are more CAs */
+		if (trust_list && o->n_pos > 0) {
+			if (!add_file(o->trust, &o->n_trust, a)) {
+				return usage_error("too many --trust files (at most %d)",
+				                   MAX_FILES);
 			}
 			continue;
 		}

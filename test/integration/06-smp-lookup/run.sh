@@ -407,7 +407,8 @@ fi
 
 # offline inspection of a saved response
 set +e
-"$AS4CTL" smp inspect "$tmp/ok.xml" --trust "$pki/smp-ca.pem" --ap-ca "$pki/ap-ca.pem" >"$tmp/inspect.out" 2>&1
+"$AS4CTL" smp inspect "$tmp/ok.xml" --trust "$pki/smp-ca.pem" "$pki/root.pem" \
+	--ap-ca "$pki/ap-ca.pem" >"$tmp/inspect.out" 2>&1
 rc_good=$?
 "$AS4CTL" smp inspect "$tmp/ok.xml" --trust "$pki/ap-ca.pem" >/dev/null 2>&1
 rc_bad=$?
