@@ -7,7 +7,9 @@
  * Structures: Peppol SMP 1.x (busdox namespaces), OASIS SMP 1.0 (one namespace), OASIS SMP 2.0
  * (ServiceGroup / ServiceMetadata roots with the smb/sma component namespaces).
  */
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <libxml/tree.h>

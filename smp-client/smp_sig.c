@@ -45,6 +45,8 @@
 
 /* Trust files are small; anything larger is not a CA bundle. */
 #define MAX_TRUST_FILE (4u * 1024 * 1024)
+/* RFC 2253 names, but UTF-8 kept as it is (Danish names should read "Ærø", not "\\C3\\86"). */
+#define NAME_FLAGS (XN_FLAG_RFC2253 & ~(unsigned long)ASN1_STRFLGS_ESC_MSB)
 
 struct as4_smp_trust {
 	X509_STORE *store;
@@ -77,8 +79,7 @@ void as4_smp_cert_subject(X509 *cert, char *out, size_t cap)
 		return;
 	}
 	out[0] = '\0';
-	if (b == NULL ||
-	    X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) < 0) {
+	if (b == NULL || X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, NAME_FLAGS) < 0) {
 		if (as4_str_copy(out, cap, "?") != AS4_OK) {
 			out[0] = '\0';
 		}
@@ -650,7 +651,7 @@ static as4_err verify_one(xmlNode *sig, const struct as4_smp_verify_opts *o, X50
 		char issuer[256] = "";
 		BIO *b = BIO_new(BIO_s_mem());
 		if (b != NULL &&
-		    X509_NAME_print_ex(b, X509_get_issuer_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+		    X509_NAME_print_ex(b, X509_get_issuer_name(cert), 0, NAME_FLAGS) >= 0) {
 			char *p = NULL;
 			long n = BIO_get_mem_data(b, &p);
 			size_t k = n > 0 ? (size_t)n : 0;
