@@ -183,9 +183,20 @@ start_smp "$tmp/routes-http"
 HP=$SPORT
 start_smp "$tmp/routes-https" "$pki/tls.pem" "$pki/tls.key"
 SP=$SPORT
-# a port with nothing listening: "SMP down"
-DEAD=$(port)
-while [ "$DEAD" = "$HP" ] || [ "$DEAD" = "$SP" ]; do DEAD=$(port); done
+# "SMP down": a port held by a socket that is bound but not listening, so connections are
+# refused and no other test can take the port meanwhile
+$PY -c 'import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+time.sleep(3600)' >"$tmp/dead.port" &
+pids="$pids $!"
+i=0
+while [ ! -s "$tmp/dead.port" ] && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+DEAD=$(cat "$tmp/dead.port")
 
 naptr() { # name url
 	printf -- '--naptr-record=%s,100,10,U,Meta:SMP,!.*!%s!\n' "$1" "$2"
