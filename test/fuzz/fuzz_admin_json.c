@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < json_array_size(arr); i++) {
 			const char *ct = NULL;
 			if (as4_json_str(json_array_get(arr, i), "payloads[].", "mime_type", true,
-					 128, &ct, &d) != AS4_OK) {
+			                 128, &ct, &d) != AS4_OK) {
 				break;
 			}
 		}
