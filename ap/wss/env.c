@@ -351,36 +351,29 @@ out:
 	return e;
 }
 
-struct c14n_sel {
-	const xmlNode *root;
-};
-
-/* libxml2 C14N visibility callback: the subtree of root (its namespace nodes included). */
-static int in_subtree(void *user, xmlNodePtr node, xmlNodePtr parent)
-{
-	const struct c14n_sel *sel = user;
-	const xmlNode *n = node != NULL && node->type == XML_NAMESPACE_DECL ? parent : node;
-	for (; n != NULL; n = n->parent) {
-		if (n == sel->root) {
-			return 1;
-		}
-	}
-	return 0;
-}
-
 char *wss_c14n_subtree(xmlNode *el)
 {
-	struct c14n_sel sel = {el};
+	/*
+	 * xmlC14NExecute visits the whole document when given a node subset; a copy of the small
+	 * subtree in a document of its own canonicalises to the same bytes (exclusive C14N takes
+	 * nothing from ancestors but the namespaces the subtree uses, which the copy declares).
+	 */
 	char *out = NULL;
-	xmlOutputBufferPtr buf = xmlAllocOutputBuffer(NULL);
-	if (buf == NULL) {
-		return NULL;
+	xmlDoc *doc = xmlNewDoc(BAD_CAST "1.0");
+	xmlNode *copy = doc != NULL ? xmlDocCopyNode(el, doc, 1) : NULL;
+	xmlOutputBufferPtr buf = copy != NULL ? xmlAllocOutputBuffer(NULL) : NULL;
+	if (buf != NULL) {
+		xmlDocSetRootElement(doc, copy);
+		copy = NULL;
+		if (xmlReconciliateNs(doc, xmlDocGetRootElement(doc)) >= 0 &&
+		    xmlC14NDocSaveTo(doc, NULL, XML_C14N_EXCLUSIVE_1_0, NULL, 0, buf) >= 0) {
+			out = as4_str_ndup((const char *)xmlOutputBufferGetContent(buf),
+			                   xmlOutputBufferGetSize(buf));
+		}
+		xmlOutputBufferClose(buf);
 	}
-	if (xmlC14NExecute(el->doc, in_subtree, &sel, XML_C14N_EXCLUSIVE_1_0, NULL, 0, buf) >= 0) {
-		out = as4_str_ndup((const char *)xmlOutputBufferGetContent(buf),
-		                   xmlOutputBufferGetSize(buf));
-	}
-	xmlOutputBufferClose(buf);
+	xmlFreeNode(copy);
+	xmlFreeDoc(doc);
 	return out;
 }
 

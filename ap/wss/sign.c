@@ -17,42 +17,6 @@
 #include "as4/xml.h"
 #include "wss_int.h"
 
-xmlSecDSigCtxPtr wss_dsig_ctx(struct wss_att_ctx *att)
-{
-	xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
-	if (ctx == NULL) {
-		return NULL;
-	}
-	ctx->userData = att;
-	/* cid: URIs are "remote" to xmlsec; the only IO handler left answers cid: alone */
-	ctx->enabledReferenceUris =
-	        xmlSecTransformUriTypeSameDocument | xmlSecTransformUriTypeRemote;
-	const xmlSecTransformId ref_ids[] = {
-	        xmlSecTransformExclC14NId, wss_swa_transform_id(),  xmlSecTransformSha256Id,
-	        xmlSecTransformSha384Id,   xmlSecTransformSha512Id,
-	};
-	const xmlSecTransformId sig_ids[] = {
-	        xmlSecTransformExclC14NId,
-	        xmlSecTransformRsaSha256Id,
-	        xmlSecTransformRsaSha384Id,
-	        xmlSecTransformRsaSha512Id,
-	};
-	for (size_t i = 0; i < AS4_ARRAY_LEN(ref_ids); i++) {
-		if (xmlSecDSigCtxEnableReferenceTransform(ctx, ref_ids[i]) < 0) {
-			goto fail;
-		}
-	}
-	for (size_t i = 0; i < AS4_ARRAY_LEN(sig_ids); i++) {
-		if (xmlSecDSigCtxEnableSignatureTransform(ctx, sig_ids[i]) < 0) {
-			goto fail;
-		}
-	}
-	return ctx;
-fail:
-	xmlSecDSigCtxDestroy(ctx);
-	return NULL;
-}
-
 as4_err wss_collect_refs(xmlNode *si, struct as4_signed_refs *refs, struct as4_diag *d)
 {
 	as4_err err = AS4_OK;
@@ -126,6 +90,24 @@ static bool cid_plain(const char *cid)
 	return true;
 }
 
+/*
+ * ds:Transforms with the SwA Attachment-Content-Signature-Transform before the DigestMethod
+ * of ref (xmlsec has no transform class for it: swa.c computes its output).
+ */
+static bool add_swa_transform(xmlNode *ref)
+{
+	xmlNode *dm = as4_xml_child(ref, AS4_NS_DS, "DigestMethod");
+	xmlNode *trs =
+	        dm != NULL ? xmlNewDocNode(ref->doc, dm->ns, BAD_CAST "Transforms", NULL) : NULL;
+	if (trs == NULL || xmlAddPrevSibling(dm, trs) == NULL) {
+		xmlFreeNode(trs);
+		return false;
+	}
+	xmlNode *t = wss_add(trs, dm->ns, "Transform");
+	return t != NULL &&
+	       xmlNewProp(t, BAD_CAST "Algorithm", BAD_CAST WSS_SWA_CONTENT_SIG) != NULL;
+}
+
 /* wsse:BinarySecurityToken with our certificate (or chain as X509PKIPathv1). */
 static as4_err add_bst(xmlNode *sec, X509 *cert, STACK_OF(X509) * chain, bool pkipath, char *id,
                        size_t id_cap, struct as4_diag *d)
@@ -176,14 +158,13 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
                  const struct as4_limits *lim, struct as4_signed_refs *refs, struct as4_diag *d)
 {
 	as4_err err = AS4_OK;
-	xmlSecDSigCtxPtr ctx = NULL;
+	xmlSecKeyPtr key = NULL;
 	xmlNode *sig = NULL;
 	const char *msg_id = NULL;
 	const char *body_id = NULL;
 	char bst_id[64];
 	char sig_id[64];
 	char uri[WSS_MAX_ID_LEN + 8];
-	struct wss_att_ctx att = {parts, n_parts, lim, AS4_OK, ""};
 
 	if (e->security == NULL || e->messaging == NULL) {
 		return as4_diag_set(d, AS4_E_INVAL, "nothing to sign: no eb:Messaging header");
@@ -232,31 +213,40 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
 		}
 		xmlNodePtr ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, NULL,
 		                                                 BAD_CAST uri, NULL);
-		xmlSecTransformId t = i < 2 ? xmlSecTransformExclC14NId : wss_swa_transform_id();
-		if (ref == NULL || xmlSecTmplReferenceAddTransform(ref, t) == NULL) {
+		bool ok = ref != NULL && (i < 2 ? xmlSecTmplReferenceAddTransform(
+		                                          ref, xmlSecTransformExclC14NId) != NULL
+		                                : add_swa_transform(ref));
+		if (!ok) {
 			return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 		}
 	}
-	ctx = wss_dsig_ctx(&att);
-	if (ctx == NULL) {
-		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	/* digests in SignedInfo order: eb:Messaging, Body, then the attachments */
+	size_t idx = 0;
+	xmlNode *si = as4_xml_child(sig, AS4_NS_DS, "SignedInfo");
+	for (xmlNode *r = as4_xml_child(si, AS4_NS_DS, "Reference"); r != NULL;
+	     r = as4_xml_next_elem(r), idx++) {
+		bool done = false;
+		xmlNode *target = idx == 0 ? e->messaging : idx == 1 ? e->body : NULL;
+		const struct as4_part *part = idx >= 2 ? &parts[idx - 2] : NULL;
+		err = wss_dsig_reference(r, target, part, lim, true, &done, d);
+		if (err != AS4_OK) {
+			err = as4_diag_set(d, err == AS4_E_SIG_INVALID ? AS4_E_INVAL : err,
+			                   "cannot sign: %s", as4_diag_text(d));
+			goto out;
+		}
 	}
-	ctx->signKey = wss_keystore_xmlsec_key(signer);
-	if (ctx->signKey == NULL) {
+	key = wss_keystore_xmlsec_key(signer);
+	if (key == NULL) {
 		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if (xmlSecDSigCtxSign(ctx, sig) < 0 || ctx->status != xmlSecDSigStatusSucceeded) {
-		if (att.err != AS4_OK) {
-			err = as4_diag_set(d, att.err == AS4_E_SIG_INVALID ? AS4_E_INVAL : att.err,
-			                   "cannot sign: %s", att.detail);
-		} else {
-			err = as4_diag_set(d, AS4_E_CRYPTO,
-			                   "xmlsec could not create the signature");
-		}
+	bool ok = false;
+	err = wss_dsig_signed_info(sig, key, true, &ok, d);
+	if (err != AS4_OK || !ok) {
+		err = as4_diag_set(d, AS4_E_CRYPTO, "the signature could not be created");
 		goto out;
 	}
-	/* KeyInfo after signing: it is not signed, and xmlsec must not try to fill it in */
+	/* KeyInfo after signing: it is not signed */
 	xmlNodePtr ki = xmlSecTmplSignatureEnsureKeyInfo(sig, NULL);
 	xmlNs *wsse = ki != NULL ? wss_ns(ki, AS4_NS_WSSE, "wsse") : NULL;
 	xmlNode *str = wsse != NULL ? wss_add(ki, wsse, "SecurityTokenReference") : NULL;
@@ -272,6 +262,8 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
 		err = wss_collect_refs(as4_xml_child(sig, AS4_NS_DS, "SignedInfo"), refs, d);
 	}
 out:
-	xmlSecDSigCtxDestroy(ctx);
+	if (key != NULL) {
+		xmlSecKeyDestroy(key);
+	}
 	return err;
 }

@@ -7,9 +7,9 @@
  * through the ids registered after the uniqueness check) or "cid:" naming a part of this
  * message; the references cover exactly the eb:Messaging and Body being processed and every
  * payload part (so a signature over a decoy cannot vouch for them); the signer is resolved,
- * its key size and trust are checked. Only then are the XML references digested (phase 1,
- * before any private-key operation) and, once attachments are decrypted, the whole signature
- * is verified by xmlsec (phase 2).
+ * its key size and trust are checked (phase 1: an untrusted sender never makes us spend a
+ * private-key operation on decryption). Once the attachments are decrypted, every reference
+ * and the SignatureValue are verified with xmlsec's transforms (phase 2, dsig.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +17,8 @@
 
 #include <openssl/err.h>
 #include <openssl/sha.h>
-#include <xmlsec/crypto.h>
+#include <xmlsec/xmlsec.h>
 #include <xmlsec/openssl/evp.h>
-#include <xmlsec/xmldsig.h>
 
 #include "as4/str.h"
 #include "as4/time.h"
@@ -31,8 +30,8 @@
 #define NS_XENC AS4_NS_XENC
 
 /* Certificates of a BinarySecurityToken: *leaf (own), *path (own, may be NULL). */
-static as4_err bst_certs(const xmlNode *bst, as4_err err, X509 **leaf, STACK_OF(X509) * *path,
-                         const char **how, struct as4_diag *d)
+static as4_err bst_certs(const xmlNode *bst, X509 *const *known, size_t n_known, as4_err err,
+                         X509 **leaf, STACK_OF(X509) * *path, const char **how, struct as4_diag *d)
 {
 	uint8_t *der = NULL;
 	size_t len = 0;
@@ -63,7 +62,7 @@ static as4_err bst_certs(const xmlNode *bst, as4_err err, X509 **leaf, STACK_OF(
 		}
 		*how = "BST X509PKIPathv1";
 	} else {
-		*leaf = wss_cert_from_der(der, len);
+		*leaf = wss_cert_from_der_known(der, len, known, n_known);
 		if (*leaf == NULL) {
 			e = as4_diag_set(d, err,
 			                 "BinarySecurityToken is not a valid X.509 certificate");
@@ -119,7 +118,8 @@ static as4_err find_cert(const struct wss_env *e, X509 *const *known, size_t n_k
 		X509 *leaf = NULL;
 		STACK_OF(X509) *others = NULL;
 		const char *how = NULL;
-		if (bst_certs(b, AS4_E_SIG_INVALID, &leaf, &others, &how, NULL) != AS4_OK) {
+		if (bst_certs(b, NULL, 0, AS4_E_SIG_INVALID, &leaf, &others, &how, NULL) !=
+		    AS4_OK) {
 			continue;
 		}
 		if (matches(leaf, m)) {
@@ -233,7 +233,7 @@ as4_err wss_keyinfo_resolve(const struct wss_env *e, const xmlNode *keyinfo, X50
 				        "BinarySecurityToken of the wsse:Security header",
 				        uri);
 			}
-			return bst_certs(tok, err, cert, path, how, d);
+			return bst_certs(tok, known, n_known, err, cert, path, how, d);
 		}
 		if (kid != NULL) {
 			const char *vt = as4_xml_attr(kid, NULL, "ValueType");
@@ -666,23 +666,6 @@ static xmlSecKeyPtr public_key(X509 *cert)
 	return key;
 }
 
-/*
- * Digest one reference with xmlsec's reference processing (no signature involved). Returns
- * 1 when the digest matches, 0 when it does not, -1 when it could not be processed.
- */
-static int check_one_ref(xmlSecDSigCtxPtr ctx, xmlNode *ref)
-{
-	xmlSecDSigReferenceCtxPtr rc =
-	        xmlSecDSigReferenceCtxCreate(ctx, xmlSecDSigReferenceOriginSignedInfo);
-	if (rc == NULL) {
-		return -1;
-	}
-	int r = xmlSecDSigReferenceCtxProcessNode(rc, ref);
-	int ok = r < 0 ? -1 : rc->status == xmlSecDSigStatusSucceeded ? 1 : 0;
-	xmlSecDSigReferenceCtxDestroy(rc);
-	return ok;
-}
-
 /* Which part a reference names, for messages ("eb:Messaging", "SOAP Body", "cid:..."). */
 static const char *ref_what(const struct wss_env *e, xmlNode *ref)
 {
@@ -704,35 +687,7 @@ as4_err wss_verify_prepare(const struct as4_wss_open_params *p, const struct wss
 	if (err != AS4_OK) {
 		return err;
 	}
-	err = check_signer(p, e, v, res, d);
-	if (err != AS4_OK) {
-		return err;
-	}
-	/* phase 1: the XML references, before any private-key operation is spent */
-	struct wss_att_ctx att = {parts, n_parts, p->limits, AS4_OK, ""};
-	xmlSecDSigCtxPtr ctx = wss_dsig_ctx(&att);
-	if (ctx == NULL) {
-		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
-	}
-	ctx->operation = xmlSecTransformOperationVerify;
-	for (xmlNode *r = as4_xml_child(v->signed_info, AS4_NS_DS, "Reference"); r != NULL;
-	     r = as4_xml_next_elem(r)) {
-		const char *uri = as4_xml_attr(r, NULL, "URI");
-		if (uri == NULL || uri[0] != '#') {
-			continue;
-		}
-		int ok = check_one_ref(ctx, r);
-		if (ok != 1) {
-			err = as4_diag_set(
-			        d, AS4_E_SIG_INVALID,
-			        "the digest of the signed %s does not match (reference %.120s): "
-			        "the content was changed after signing",
-			        ref_what(e, r), uri);
-			break;
-		}
-	}
-	xmlSecDSigCtxDestroy(ctx);
-	return err;
+	return check_signer(p, e, v, res, d);
 }
 
 as4_err wss_verify_finish(const struct as4_wss_open_params *p, const struct wss_env *e,
@@ -740,55 +695,54 @@ as4_err wss_verify_finish(const struct as4_wss_open_params *p, const struct wss_
                           struct as4_wss_open_result *res, struct as4_diag *d)
 {
 	as4_err err = AS4_OK;
-	struct wss_att_ctx att = {parts, n_parts, p->limits, AS4_OK, ""};
-	xmlSecDSigCtxPtr ctx = wss_dsig_ctx(&att);
-	if (ctx == NULL) {
-		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
-	}
-	/* the signer is already resolved and checked: xmlsec never reads KeyInfo itself */
-	ctx->signKey = public_key(v->signer);
-	if (ctx->signKey == NULL) {
-		err = as4_diag_set(d, AS4_E_SIG_INVALID, "the signer's public key cannot be used");
-		goto out;
-	}
-	int r = xmlSecDSigCtxVerify(ctx, v->signature);
-	if (r >= 0 && ctx->status == xmlSecDSigStatusSucceeded) {
-		res->signature_valid = true;
-		res->refs_valid = res->refs_total;
-		goto out;
-	}
-	/* Find out which reference failed, for a diagnostic that helps the peer's admin. */
-	xmlSecDSigCtxPtr rctx = wss_dsig_ctx(&att);
 	xmlNode *bad = NULL;
 	size_t good = 0;
-	if (rctx != NULL) {
-		rctx->operation = xmlSecTransformOperationVerify;
-		for (xmlNode *ref = as4_xml_child(v->signed_info, AS4_NS_DS, "Reference");
-		     ref != NULL; ref = as4_xml_next_elem(ref)) {
-			if (check_one_ref(rctx, ref) == 1) {
-				good++;
-			} else if (bad == NULL) {
-				bad = ref;
-			}
+	/* every reference (all were resolved and checked by wss_verify_prepare) */
+	for (xmlNode *r = as4_xml_child(v->signed_info, AS4_NS_DS, "Reference"); r != NULL;
+	     r = as4_xml_next_elem(r)) {
+		const char *uri = as4_xml_attr(r, NULL, "URI");
+		xmlNode *target = uri[0] == '#' ? wss_id_lookup(e->doc, uri + 1) : NULL;
+		const struct as4_part *part =
+		        uri[0] == '#' ? NULL : wss_find_part(parts, n_parts, uri);
+		bool match = false;
+		if (target == NULL && part == NULL) {
+			return as4_diag_set(d, AS4_E_INTERNAL, "reference %.120s vanished", uri);
 		}
-		xmlSecDSigCtxDestroy(rctx);
+		err = wss_dsig_reference(r, target, part, p->limits, false, &match, d);
+		if (err != AS4_OK) {
+			return err;
+		}
+		if (match) {
+			good++;
+		} else if (bad == NULL) {
+			bad = r;
+		}
 	}
 	res->refs_valid = good;
-	if (att.err != AS4_OK) {
-		err = as4_diag_set(d, att.err, "%s", att.detail);
-	} else if (bad != NULL) {
-		err = as4_diag_set(d, AS4_E_SIG_INVALID,
-		                   "the digest of the signed %s does not match: the content was "
-		                   "changed after signing",
-		                   ref_what(e, bad));
-	} else {
-		err = as4_diag_set(d, AS4_E_SIG_INVALID,
-		                   "the SignatureValue does not verify with the key of '%s'",
-		                   res->signer_subject != NULL ? res->signer_subject : "?");
+	if (bad != NULL) {
+		return as4_diag_set(d, AS4_E_SIG_INVALID,
+		                    "the digest of the signed %s does not match: the content was "
+		                    "changed after signing",
+		                    ref_what(e, bad));
 	}
-out:
-	xmlSecDSigCtxDestroy(ctx);
-	return err;
+	/* the signer is already resolved and checked: KeyInfo is not read again */
+	xmlSecKeyPtr key = public_key(v->signer);
+	if (key == NULL) {
+		return as4_diag_set(d, AS4_E_SIG_INVALID, "the signer's public key cannot be used");
+	}
+	bool valid = false;
+	err = wss_dsig_signed_info(v->signature, key, false, &valid, d);
+	xmlSecKeyDestroy(key);
+	if (err != AS4_OK) {
+		return err;
+	}
+	if (!valid) {
+		return as4_diag_set(d, AS4_E_SIG_INVALID,
+		                    "the SignatureValue does not verify with the key of '%s'",
+		                    res->signer_subject != NULL ? res->signer_subject : "?");
+	}
+	res->signature_valid = true;
+	return AS4_OK;
 }
 
 void wss_verify_cleanup(struct wss_verify *v)

@@ -12,6 +12,7 @@
 #include <xmlsec/xmlsec.h>
 #include <xmlsec/crypto.h>
 #include <xmlsec/errors.h>
+#include <xmlsec/io.h>
 
 #include "as4/str.h"
 #include "as4/xml.h"
@@ -34,10 +35,11 @@ as4_err as4_wss_global_init(void)
 	}
 	/* xmlsec's default error callback prints to stderr; our diagnostics say what failed */
 	xmlSecErrorsDefaultCallbackEnableOutput(0);
-	if (wss_swa_register() != AS4_OK) {
-		as4_wss_global_cleanup();
-		return AS4_E_INTERNAL;
-	}
+	/*
+	 * No file, http or ftp access from xmlsec, ever: its default IO handlers are removed.
+	 * (References are resolved by this module, dsig.c never passes xmlsec a URI.)
+	 */
+	xmlSecIOCleanupCallbacks();
 	initialised = true;
 	return AS4_OK;
 }

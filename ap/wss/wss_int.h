@@ -7,9 +7,10 @@
  *   truststore.c  trust anchors and path validation at a given time
  *   x509.c        certificate helpers: subject text, SKI, issuer/serial, PKIPath, key size
  *   env.c         SOAP structure, Id uniqueness and registration, small DOM writers
- *   swa.c         SwA 1.1: the cid: resolver and Attachment-Content-Signature-Transform
- *   sign.c        ds:Signature on the sending side (xmlsec)
- *   verify.c      ds:Signature checks on the receiving side (structure, signer, xmlsec)
+ *   swa.c         SwA 1.1: cid: resolution and Attachment-Content-Signature-Transform input
+ *   dsig.c        XML Signature steps with xmlsec transforms (c14n, digests, RSA)
+ *   sign.c        ds:Signature on the sending side
+ *   verify.c      ds:Signature checks on the receiving side (structure, signer, then dsig.c)
  *   crypt.c       attachment encryption and decryption (EncryptedKey, EncryptedData, AES-GCM)
  *   wss.c         as4_wss_seal / as4_wss_open / as4_wss_sign_signal and global set-up
  *
@@ -25,8 +26,6 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <xmlsec/keys.h>
-#include <xmlsec/xmldsig.h>
-#include <xmlsec/transforms.h>
 
 #include "as4/blob.h"
 #include "as4/compiler.h"
@@ -94,8 +93,8 @@ AS4_MUST_CHECK as4_err wss_keystore_load_min_bits(const char *key_path, const ch
 
 /*
  * A new xmlsec key wrapping the keystore's private key (a reference, not a copy), for
- * xmlSecDSigCtx.signKey. NULL on failure (out of memory). The caller owns it; xmlsec's
- * xmlSecDSigCtxFinalize destroys a signKey it was given.
+ * xmlsec's signature transforms. NULL on failure (out of memory). The caller destroys it
+ * (xmlSecKeyDestroy; xmlSecDSigCtxFinalize does so for a signKey it was given).
  */
 xmlSecKeyPtr wss_keystore_xmlsec_key(const struct as4_keystore *ks);
 
@@ -153,6 +152,9 @@ bool wss_cert_time_valid(X509 *cert, int64_t at_ms);
  * NULL when der is not exactly one certificate.
  */
 X509 *wss_cert_from_der(const uint8_t *der, size_t len);
+
+/* As wss_cert_from_der(), but returns a reference to one of `known` whose DER equals der. */
+X509 *wss_cert_from_der_known(const uint8_t *der, size_t len, X509 *const *known, size_t n_known);
 
 /*
  * Parse an X509PKIPathv1 token (DER SEQUENCE OF Certificate, trust anchor side first, the
@@ -246,15 +248,6 @@ void wss_strip_ws(char *s);
 
 /* ---- swa.c: SwA 1.1 attachments -------------------------------------------------------- */
 
-/* What the Attachment-Content-Signature-Transform reads during one sign/verify call. */
-struct wss_att_ctx {
-	struct as4_part *parts; /* the attachments (plaintext by the time they are digested) */
-	size_t n_parts;
-	const struct as4_limits *limits;
-	as4_err err;      /* first failure inside the transform */
-	char detail[200]; /* its description, for the diagnostic */
-};
-
 /*
  * The part a "cid:" URI names (RFC 2392: the URI is the percent-encoded Content-ID), or
  * NULL. Case-insensitive scheme.
@@ -274,11 +267,25 @@ typedef int (*wss_emit_fn)(void *ctx, const uint8_t *p, size_t n);
 AS4_MUST_CHECK as4_err wss_swa_content(const struct as4_part *part, const struct as4_limits *lim,
                                        wss_emit_fn emit, void *ctx, struct as4_diag *d);
 
-/* The xmlsec transform class of Attachment-Content-Signature-Transform. */
-xmlSecTransformId wss_swa_transform_id(void);
+/* ---- dsig.c: XML Signature steps with xmlsec transforms --------------------------------- */
 
-/* Register the transform and the cid: IO handler with xmlsec (global init only). */
-AS4_MUST_CHECK as4_err wss_swa_register(void);
+/*
+ * Digest one ds:Reference with xmlsec: target (an element: the Reference's Transforms, i.e.
+ * exclusive C14N, applied to a compact copy) or part (an attachment: its SwA content); then
+ * its DigestMethod. sign: write the DigestValue; else *match tells whether it equals the
+ * DigestValue. Errors: AS4_E_SIG_INVALID (unsupported transform or digest, malformed
+ * DigestValue, XML attachment that cannot be canonicalised), AS4_E_NOMEM, AS4_E_INTERNAL.
+ */
+AS4_MUST_CHECK as4_err wss_dsig_reference(xmlNode *ref, xmlNode *target,
+                                          const struct as4_part *part, const struct as4_limits *lim,
+                                          bool sign, bool *match, struct as4_diag *d);
+
+/*
+ * Canonicalise the SignedInfo of signature and sign it with key (writing SignatureValue) or
+ * verify its SignatureValue with key (*valid). key stays the caller's.
+ */
+AS4_MUST_CHECK as4_err wss_dsig_signed_info(xmlNode *signature, xmlSecKeyPtr key, bool sign,
+                                            bool *valid, struct as4_diag *d);
 
 /* ---- sign.c / verify.c ----------------------------------------------------------------- */
 
@@ -291,14 +298,6 @@ AS4_MUST_CHECK as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_
                                 bool pkipath, struct wss_env *e, struct as4_part *parts,
                                 size_t n_parts, const struct as4_limits *lim,
                                 struct as4_signed_refs *refs, struct as4_diag *d);
-
-/*
- * A new xmlsec signature context restricted to this profile: references may only be
- * same-document ("#id") or cid: (served by the SwA transform from att); reference transforms
- * exc-c14n and Attachment-Content-Signature-Transform; digests SHA-256/384/512; c14n
- * exc-c14n; signature methods rsa-sha256/384/512. NULL = out of memory.
- */
-xmlSecDSigCtxPtr wss_dsig_ctx(struct wss_att_ctx *att);
 
 /*
  * Fill refs from the ds:Reference children of SignedInfo si: URI, DigestMethod, DigestValue
@@ -318,9 +317,9 @@ struct wss_verify {
 
 /*
  * Phase 1 (before anything is decrypted): check the ds:Signature's structure and algorithms,
- * that its references cover exactly e's eb:Messaging, Body and every part (no wrapping),
- * resolve and check the signer (key size, time, trust) and verify the digests of the XML
- * references. Fills res (refs, signer fields). Errors as in as4_wss_open().
+ * that its references cover exactly e's eb:Messaging, Body and every part (no wrapping), and
+ * resolve and check the signer (key size, time, trust). Fills res (refs, signer fields).
+ * Errors as in as4_wss_open().
  */
 AS4_MUST_CHECK as4_err wss_verify_prepare(const struct as4_wss_open_params *p,
                                           const struct wss_env *e, xmlNode *signature,

@@ -482,7 +482,7 @@ static void external_uris_never_dereferenced(void **state)
 	sealed_free(&s);
 }
 
-/* xmlsec itself, asked directly, cannot open anything but cid: URIs. */
+/* xmlsec itself, asked directly to dereference URIs, can open nothing at all. */
 static void xmlsec_io_locked_down(void **state)
 {
 	(void)state;
@@ -497,9 +497,9 @@ static void xmlsec_io_locked_down(void **state)
 		xmlNodePtr ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, NULL,
 		                                                 BAD_CAST uris[i], NULL);
 		assert_non_null(ref);
-		struct wss_att_ctx att = {NULL, 0, NULL, AS4_OK, ""};
-		xmlSecDSigCtxPtr ctx = wss_dsig_ctx(&att);
+		xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
 		assert_non_null(ctx);
+		ctx->enabledReferenceUris = xmlSecTransformUriTypeAny;
 		ctx->signKey = wss_keystore_xmlsec_key(C.ap1);
 		assert_true(xmlSecDSigCtxSign(ctx, sig) < 0);
 		xmlSecDSigCtxDestroy(ctx);
@@ -526,7 +526,25 @@ static void tampered_attachment(void **state)
 	sealed_free(&s);
 }
 
-static void tampered_header_refused_before_decryption(void **state)
+static void untrusted_signer_refused_before_decryption(void **state)
+{
+	(void)state;
+	struct sealed s;
+	struct as4_diag d;
+	struct as4_wss_open_params op;
+	seal(&s, true, true, C.rogue);
+	params(&op, true, true);
+	/* no decryption key at all: the unknown signer is refused before one would be needed */
+	op.n_decrypt_keys = 0;
+	expect(open_with(s.xml, s.parts, 2, &op, &d), AS4_E_UNTRUSTED, &d, "CN=rogue");
+	sealed_free(&s);
+	seal(&s, true, true, C.ap1);
+	expect(open_with(s.xml, s.parts, 2, &op, &d), AS4_E_DECRYPT, &d,
+	       "no decryption key is configured");
+	sealed_free(&s);
+}
+
+static void tampered_header_after_decryption(void **state)
 {
 	(void)state;
 	struct sealed s;
@@ -535,12 +553,8 @@ static void tampered_header_refused_before_decryption(void **state)
 	seal(&s, true, true, C.ap1);
 	params(&op, true, true);
 	char *attack = fx_replace(s.xml, "<eb:Action>a</eb:Action>", "<eb:Action>b</eb:Action>");
-	/* no decryption key at all: the forged header is refused before one would be needed */
-	op.n_decrypt_keys = 0;
 	expect(open_with(attack, s.parts, 2, &op, &d), AS4_E_SIG_INVALID, &d,
 	       "digest of the signed eb:Messaging does not match");
-	expect(open_with(s.xml, s.parts, 2, &op, &d), AS4_E_DECRYPT, &d,
-	       "no decryption key is configured");
 	free(attack);
 	sealed_free(&s);
 }
@@ -727,7 +741,8 @@ int main(void)
 	        cmocka_unit_test(external_uris_never_dereferenced),
 	        cmocka_unit_test(xmlsec_io_locked_down),
 	        cmocka_unit_test(tampered_attachment),
-	        cmocka_unit_test(tampered_header_refused_before_decryption),
+	        cmocka_unit_test(untrusted_signer_refused_before_decryption),
+	        cmocka_unit_test(tampered_header_after_decryption),
 	        cmocka_unit_test(tampered_signature_value),
 	        cmocka_unit_test(ciphertext_truncated_or_corrupted),
 	        cmocka_unit_test(wrong_decryption_key),
