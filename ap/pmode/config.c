@@ -1494,6 +1494,9 @@ as4_err as4_config_load(const char *path, const struct as4_config_options *opt,
 		err = as4_conf_validate(doc, &config_schema, errs);
 	}
 	if (err != AS4_OK || c.nomem) {
+		/* unreadable, unparsable or over a cap: all "invalid configuration", errs says how
+		 */
+		err = err == AS4_E_NOMEM || c.nomem ? AS4_E_NOMEM : AS4_E_CONFIG;
 		goto out;
 	}
 	c.root = doc->root;

@@ -247,7 +247,8 @@ struct as4_config {
  * in name order; other files are ignored) into a new snapshot. All problems go to errs
  * (warnings too, e.g. certificates expiring within 30 days). On success *out holds one
  * reference. Errors:
- *   AS4_E_CONFIG  any error reported (errs holds them all, up to its cap)
+ *   AS4_E_CONFIG  any error reported, including an unreadable or unparsable as4d.yaml
+ *                 (errs holds them all, up to its cap; errs NULL = not kept)
  *   AS4_E_NOMEM
  * Not thread-safe with respect to errs; otherwise no shared state.
  */
@@ -301,7 +302,12 @@ const char *as4_api_role_name(enum as4_api_role role);
  * pass false to replace one.
  * On success, when out is not NULL, *out owns a new set holding just this PMode (free with
  * as4_pmode_set_free()); its parties are borrowed from cfg, so it must not outlive cfg.
- * Errors: AS4_E_CONFIG (errs says which field and why), AS4_E_NOMEM.
+ * errs must not be NULL. Errors (errs says where and why in every case):
+ *   AS4_E_PARSE   not YAML/JSON, or YAML anchors, aliases, tags, duplicate keys (HTTP 400)
+ *   AS4_E_LIMIT   over the document caps of as4_conf_limits_default() (HTTP 413)
+ *   AS4_E_CONFIG  well-formed but invalid: a field, a reference, a duplicate (HTTP 422)
+ *   AS4_E_NOMEM
+ * Thread-safe as long as errs is not shared (cfg is only read).
  */
 AS4_MUST_CHECK as4_err as4_config_pmode_validate(const struct as4_config *cfg, const uint8_t *text,
                                                  size_t len, bool json, const char *source,

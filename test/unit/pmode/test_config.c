@@ -709,6 +709,30 @@ static void test_warnings(void **state)
 	fx_teardown(&f);
 }
 
+static void test_unreadable_or_unparsable(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct as4_config *cfg = NULL;
+	struct as4_conf_errors e;
+	fx_setup(&f);
+	fx_put(&f, "conf/as4d.yaml", "node:\n  name: [x\n");
+	assert_int_equal(fx_load(&f, NULL, &cfg, &e), AS4_E_CONFIG);
+	assert_null(cfg);
+	assert_int_equal(e.n_errors, 1);
+	assert_non_null(strstr(e.v[0].text, "/conf/as4d.yaml:3: YAML syntax error: "));
+	as4_conf_errors_cleanup(&e);
+	char path[256];
+	expand(&f, "@/conf/as4d.yaml", path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(fx_load(&f, NULL, &cfg, &e), AS4_E_CONFIG);
+	assert_errors(&f, &e, WANT("@/conf/as4d.yaml: file does not exist"));
+	as4_conf_errors_cleanup(&e);
+	/* errs may be NULL: the result alone */
+	assert_int_equal(as4_config_load(path, NULL, &cfg, NULL), AS4_E_CONFIG);
+	fx_teardown(&f);
+}
+
 static void test_pmode_document_from_api(void **state)
 {
 	(void)state;
@@ -758,6 +782,21 @@ static void test_pmode_document_from_api(void **state)
 	                                           "api", NULL, true, NULL, &e),
 	                 AS4_E_CONFIG);
 	assert_errors(&f, &e, WANT("api: pmode: missing required key 'id'"));
+	as4_conf_errors_cleanup(&e);
+
+	/* malformed documents and documents over the caps are told apart from invalid ones */
+	json = "{\"pmode\": {";
+	assert_int_equal(as4_config_pmode_validate(cfg, (const uint8_t *)json, strlen(json), true,
+	                                           "api", NULL, true, NULL, &e),
+	                 AS4_E_PARSE);
+	assert_int_equal(e.n_errors, 1);
+	as4_conf_errors_cleanup(&e);
+	char deep[200];
+	memset(deep, '[', sizeof(deep) - 1);
+	deep[sizeof(deep) - 1] = '\0';
+	assert_int_equal(as4_config_pmode_validate(cfg, (const uint8_t *)deep, strlen(deep), true,
+	                                           "api", NULL, true, NULL, &e),
+	                 AS4_E_LIMIT);
 	as4_conf_errors_cleanup(&e);
 
 	/* creating an existing id, or a PMode competing with an existing one */
@@ -992,6 +1031,7 @@ int main(void)
 	        cmocka_unit_test(test_outbound_needs),
 	        cmocka_unit_test(test_duplicate_pmodes),
 	        cmocka_unit_test(test_warnings),
+	        cmocka_unit_test(test_unreadable_or_unparsable),
 	        cmocka_unit_test(test_pmode_document_from_api),
 	        cmocka_unit_test(test_reload_and_slot),
 	        cmocka_unit_test(test_skip_and_override_pmodes),
