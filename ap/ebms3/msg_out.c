@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "as4/gzip.h"
 #include "as4/str.h"
 #include "as4/time.h"
+#include "as4/xml.h"
 #include "ebms3_int.h"
 
 void as4_msg_out_free(struct as4_msg_out *o)
@@ -154,6 +157,53 @@ static as4_err build_parts(const struct as4_msg_out_params *p, const struct as4_
 	return AS4_OK;
 }
 
+/* wsu:Id="id-<32 hex digits of SHA-256(element name, MessageId)>" on el. */
+static as4_err stable_id(xmlNode *el, const char *message_id, const char *what, struct as4_diag *d)
+{
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	          EVP_DigestUpdate(ctx, what, strlen(what) + 1) == 1 &&
+	          EVP_DigestUpdate(ctx, message_id, strlen(message_id)) == 1 &&
+	          EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == sizeof(md);
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		return as4_diag_set(d, AS4_E_CRYPTO, "cannot derive the wsu:Id of %s", what);
+	}
+	char hex[33];
+	as4_hex_encode(md, 16, hex);
+	char id[64];
+	if (as4_str_fmt(id, sizeof(id), "id-%s", hex) != AS4_OK) {
+		return as4_diag_set(d, AS4_E_INTERNAL, "wsu:Id too long");
+	}
+	xmlNs *wsu = xmlSearchNsByHref(el->doc, el, BAD_CAST AS4_NS_WSU);
+	if (wsu == NULL || wsu->prefix == NULL) {
+		wsu = xmlNewNs(el, BAD_CAST AS4_NS_WSU, BAD_CAST "wsu");
+	}
+	if (wsu == NULL || xmlSetNsProp(el, wsu, BAD_CAST "Id", BAD_CAST id) == NULL) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	return AS4_OK;
+}
+
+/* Stable wsu:Ids on eb:Messaging and the Body (see as4_msg_out_params.stable_ids). */
+static as4_err set_stable_ids(struct as4_msg_out *o, struct as4_diag *d)
+{
+	xmlNode *env = xmlDocGetRootElement(o->doc);
+	xmlNode *header = env != NULL ? as4_xml_child(env, AS4_NS_SOAP12, "Header") : NULL;
+	xmlNode *body = env != NULL ? as4_xml_child(env, AS4_NS_SOAP12, "Body") : NULL;
+	xmlNode *messaging = header != NULL ? as4_xml_child(header, AS4_NS_EB, "Messaging") : NULL;
+	if (messaging == NULL || body == NULL) {
+		return as4_diag_set(d, AS4_E_INTERNAL, "built envelope lacks eb:Messaging or Body");
+	}
+	as4_err err = stable_id(messaging, o->message_id, "eb:Messaging", d);
+	if (err == AS4_OK) {
+		err = stable_id(body, o->message_id, "S12:Body", d);
+	}
+	return err;
+}
+
 static as4_err seal(const struct as4_msg_out_params *p, const struct as4_submission *sub,
                     struct as4_msg_out *o, struct as4_diag *d)
 {
@@ -241,6 +291,9 @@ static as4_err seal(const struct as4_msg_out_params *p, const struct as4_submiss
 		}
 	}
 	err = as4_ebms3_build_user_message(&um, &o->doc, d);
+	if (err == AS4_OK && p->stable_ids) {
+		err = set_stable_ids(o, d);
+	}
 	if (err != AS4_OK) {
 		return err;
 	}

@@ -187,7 +187,8 @@ static void try_send(struct as4_ap *ap, struct as4_http_client *http, struct as4
 	sub.message_id = rec->message_id;
 	sub.ref_to_message_id = rec->ref_to_message_id;
 	sub.conversation_id = rec->conversation_id;
-	sub.timestamp_ms = as4_time_now_ms();
+	/* the same eb:Timestamp on every attempt: a resend is the same message (see below) */
+	sub.timestamp_ms = rec->ebms_timestamp_ms > 0 ? rec->ebms_timestamp_ms : rec->created_ms;
 	sub.from.ids = &from_id;
 	sub.from.n_ids = 1;
 	sub.from.role = rec->from_role;
@@ -217,6 +218,8 @@ static void try_send(struct as4_ap *ap, struct as4_http_client *http, struct as4
 	op.id_domain = id_domain(cfg);
 	op.limits = &cfg->limits;
 	op.spool_dir = ap->tmp_dir;
+	/* a receiver that stored an earlier attempt answers with that copy's Receipt */
+	op.stable_ids = true;
 	a->err = as4_msg_out_seal(&op, &sub, &sealed, d);
 	if (a->err != AS4_OK) {
 		goto out;

@@ -271,6 +271,14 @@ struct as4_msg_out_params {
 	const char *spool_dir;             /* compressed/encrypted parts above the limits'
 	                                      mem_spool_threshold; NULL = memory */
 	int gzip_level;                    /* 1..9; 0 = 6 */
+	/*
+	 * Give eb:Messaging and the SOAP Body wsu:Ids derived from the MessageId instead of
+	 * random ones. With the same submission (MessageId, timestamp_ms, Content-IDs,
+	 * payload bytes) every attempt then signs references with the same digests, so the
+	 * Receipt a receiver stored for an earlier copy (and sends again for a duplicate)
+	 * still proves what this attempt signed (AS4 reception awareness across resends).
+	 */
+	bool stable_ids;
 };
 
 /* A sealed outgoing message: everything the HTTP client and the receipt check need. */

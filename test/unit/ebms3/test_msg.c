@@ -461,6 +461,90 @@ static void test_round_trip_secure(void **state)
 	as4_msg_out_free(o);
 }
 
+/* Seal with stable wsu:Ids at a fixed time (a resend of the same stored message). */
+static struct as4_msg_out *seal_stable(const struct as4_pmode *pm, struct as4_submission *s,
+                                       bool stable)
+{
+	s->message_id = "resend-1@sender.example";
+	s->timestamp_ms = 1700000000123;
+	struct as4_msg_out_params p = {
+	        .pmode = pm,
+	        .signer = fx.ks_a,
+	        .receiver_cert = fx.cert_b,
+	        .id_domain = "sender.example",
+	        .limits = &fx.lim,
+	        .stable_ids = stable,
+	};
+	struct as4_msg_out *o = NULL;
+	struct as4_diag d;
+	as4_diag_init(&d);
+	as4_err err = as4_msg_out_seal(&p, s, &o, &d);
+	if (err != AS4_OK) {
+		print_error("seal: %s\n", as4_diag_text(&d));
+	}
+	assert_int_equal(err, AS4_OK);
+	return o;
+}
+
+/*
+ * A resend signs the same references when the ids are stable, so the Receipt the receiver
+ * stored for the first copy (and answers a duplicate with) proves the second attempt too;
+ * with random ids it does not.
+ */
+static void test_resend_stable_ids(void **state)
+{
+	(void)state;
+	struct as4_pmode pm = make_pmode("secure");
+	secure(&pm);
+	struct sub x;
+	make_sub(&x);
+	x.pl[1].content_id = "doc2@sender.example";
+	struct as4_msg_out *first = seal_stable(&pm, &x.s, true);
+	struct as4_msg_out *again = seal_stable(&pm, &x.s, true);
+	struct as4_msg_out *random_ids = seal_stable(&pm, &x.s, false);
+	assert_int_equal(first->signed_refs.n, 4);
+	assert_int_equal(again->signed_refs.n, 4);
+	for (size_t i = 0; i < first->signed_refs.n; i++) {
+		assert_string_equal(first->signed_refs.refs[i].uri, again->signed_refs.refs[i].uri);
+		assert_string_equal(first->signed_refs.refs[i].digest_value,
+		                    again->signed_refs.refs[i].digest_value);
+	}
+	/* the encrypted bytes differ (fresh key and IV), the signed content does not */
+	assert_true(first->parts[0].data.len != again->parts[0].data.len ||
+	            memcmp(first->parts[0].data.data, again->parts[0].data.data,
+	                   first->parts[0].data.len) != 0);
+
+	struct as4_blob body;
+	as4_blob_init(&body);
+	flatten(first, &body);
+	struct opened r;
+	open_as_b(&r, &pm, 1, &body, first->mime.content_type);
+	assert_int_equal(r.err, AS4_OK);
+	struct as4_signal_params sp = {fx.ks_b, AS4_SIG_RSA_SHA256, "receiver.example", 0};
+	struct as4_signal_out rc;
+	struct as4_diag d;
+	as4_diag_init(&d);
+	assert_int_equal(as4_msg_receipt(r.m, &sp, &rc, &d), AS4_OK);
+	struct as4_response_params rp = {
+	        .pmode = &pm, .partner_cert = fx.cert_b, .limits = &fx.lim};
+	struct as4_blob rb;
+	as4_blob_borrow(&rb, rc.body.data, rc.body.len);
+	as4_diag_init(&d);
+	as4_err err = as4_msg_out_check_response(again, &rp, 200, rc.content_type, &rb, NULL, &d);
+	if (err != AS4_OK) {
+		print_error("check: %s\n", as4_diag_text(&d));
+	}
+	assert_int_equal(err, AS4_OK);
+	as4_diag_init(&d);
+	err = as4_msg_out_check_response(random_ids, &rp, 200, rc.content_type, &rb, NULL, &d);
+	assert_int_equal(err, AS4_E_INVALID_RECEIPT);
+	as4_signal_out_cleanup(&rc);
+	closed(&r);
+	as4_msg_out_free(first);
+	as4_msg_out_free(again);
+	as4_msg_out_free(random_ids);
+}
+
 /* Unsigned message, NRI-less receipt for another message id. */
 static void test_receipt_for_other_message(void **state)
 {
@@ -1165,6 +1249,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_round_trip_plain),
 	        cmocka_unit_test(test_round_trip_secure),
+	        cmocka_unit_test(test_resend_stable_ids),
 	        cmocka_unit_test(test_receipt_for_other_message),
 	        cmocka_unit_test(test_error_answers),
 	        cmocka_unit_test(test_other_answers),
