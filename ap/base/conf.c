@@ -851,6 +851,14 @@ as4_err as4_conf_parse_yaml(const uint8_t *buf, size_t len, const char *source,
 		as4_conf_limits_default(&dl);
 		lim = &dl;
 	}
+	if (buf == NULL) {
+		/* an empty body may come as NULL; libyaml asserts on a NULL input */
+		if (len != 0) {
+			as4_conf_error_at(errs, source, 0, NULL, "no document");
+			return AS4_E_INVAL;
+		}
+		buf = (const uint8_t *)"";
+	}
 	memset(&y, 0, sizeof(y));
 	y.doc = doc_new(source, false);
 	if (y.doc == NULL) {
@@ -1089,6 +1097,13 @@ as4_err as4_conf_parse_json(const uint8_t *buf, size_t len, const char *source,
 	if (lim == NULL) {
 		as4_conf_limits_default(&dl);
 		lim = &dl;
+	}
+	if (buf == NULL) {
+		if (len != 0) {
+			as4_conf_error_at(errs, source, 0, NULL, "no document");
+			return AS4_E_INVAL;
+		}
+		buf = (const uint8_t *)"";
 	}
 	j.doc = doc_new(source, true);
 	j.lim = lim;

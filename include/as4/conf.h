@@ -226,6 +226,7 @@ struct as4_conf_doc {
  *   AS4_E_PARSE   YAML syntax error, anchors/aliases/tags, several documents, duplicate keys,
  *                 non-scalar keys, NUL or control characters in keys, top level not a map
  *   AS4_E_LIMIT   one of lim's caps exceeded
+ *   AS4_E_INVAL   buf NULL with len > 0 (buf may be NULL for an empty document)
  *   AS4_E_NOMEM
  * Thread-safe (no shared state).
  */

@@ -441,6 +441,16 @@ static void test_json(void **state)
 	(void)state;
 	struct as4_conf_doc *doc = NULL;
 	struct as4_conf_errors e;
+	/* an empty body given as NULL: an empty YAML document, not JSON */
+	as4_conf_errors_init(&e, 0);
+	assert_int_equal(as4_conf_parse_yaml(NULL, 0, "api", NULL, &doc, &e), AS4_OK);
+	assert_int_equal(doc->root->n_children, 0);
+	as4_conf_doc_free(doc);
+	assert_int_equal(as4_conf_parse_json(NULL, 0, "api", NULL, &doc, &e), AS4_E_PARSE);
+	assert_null(doc);
+	assert_int_equal(as4_conf_parse_json(NULL, 5, "api", NULL, &doc, &e), AS4_E_INVAL);
+	as4_conf_errors_cleanup(&e);
+
 	assert_int_equal(
 	        load_json("{\"name\":\"ap\",\"port\":9000,\"debug\":true,"
 	                  "\"max_body\":\"8M\",\"timeout\":60,\"security\":\"none\","
