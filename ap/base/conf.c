@@ -1460,111 +1460,104 @@ static as4_err count_ok(struct vctx *c, struct as4_conf_node *n, const struct as
 	return AS4_OK;
 }
 
+/*
+ * A container of kind k where one is declared: a null value becomes an empty one, anything
+ * else of another kind is reported ("expected a list, got 'x'").
+ */
+static as4_err want_kind(struct vctx *c, struct as4_conf_node *n, enum as4_conf_kind k)
+{
+	char q[96];
+	if (n->kind == AS4_CONF_NODE_SCALAR && n->null) {
+		make_empty(n, k);
+	}
+	if (n->kind == k) {
+		return AS4_OK;
+	}
+	return as4_conf_error(c->errs, n, "expected %s, got %s",
+	                      k == AS4_CONF_NODE_LIST ? "a list" : "a map of keys",
+	                      n->kind == AS4_CONF_NODE_SCALAR
+	                              ? as4_conf_quote(n->text, q, sizeof(q))
+	                              : node_kind_name(n));
+}
+
+/* One element of a LIST or one value of a MAP: a scalar of the element type. */
+static as4_err check_element(struct vctx *c, struct as4_conf_node *e,
+                             const struct as4_conf_item *it)
+{
+	char eb[320];
+	e->item = it;
+	if (e->kind != AS4_CONF_NODE_SCALAR) {
+		return as4_conf_error(c->errs, e, "expected %s, got %s",
+		                      type_expect(it->elem, it->enums, eb, sizeof(eb)),
+		                      node_kind_name(e));
+	}
+	if (e->null) {
+		return as4_conf_error(c->errs, e,
+		                      it->type == AS4_CONF_LIST ? "empty list entry"
+		                                                : "missing value");
+	}
+	return check_scalar(c->errs, c->doc->json, e, it, it->elem);
+}
+
 static as4_err validate_value(struct vctx *c, struct as4_conf_node *n,
                               const struct as4_conf_item *it, const char *path)
 {
 	char q[96];
 	char eb[320];
-	as4_err ret = AS4_OK;
+	char sub[ITEM_PATH_MAX];
+	as4_err ret;
 	n->item = it;
-	bool null = n->kind == AS4_CONF_NODE_SCALAR && n->null;
 	switch (it->type) {
 	case AS4_CONF_SECTION:
-		if (n->kind == AS4_CONF_NODE_SCALAR) {
-			if (null) {
-				make_empty(n, AS4_CONF_NODE_MAP);
-			} else if (it->shorthand != NULL) {
-				/* `security: none` means `security: {mode: none}` */
-				struct as4_conf_node *v =
-				        node_new(c->doc, AS4_CONF_NODE_SCALAR, n->line);
-				if (v == NULL) {
-					c->nomem = true;
-					return AS4_E_NOMEM;
-				}
-				v->text = n->text;
-				v->len = n->len;
-				v->quoted = n->quoted;
-				v->key = it->shorthand;
-				make_empty(n, AS4_CONF_NODE_MAP);
-				node_append(n, v);
-			} else {
+		if (n->kind == AS4_CONF_NODE_SCALAR && !n->null) {
+			if (it->shorthand == NULL) {
 				return as4_conf_error(c->errs, n, "expected a map of keys, got %s",
 				                      as4_conf_quote(n->text, q, sizeof(q)));
 			}
+			/* `security: none` means `security: {mode: none}` */
+			struct as4_conf_node *v = node_new(c->doc, AS4_CONF_NODE_SCALAR, n->line);
+			if (v == NULL) {
+				c->nomem = true;
+				return AS4_E_NOMEM;
+			}
+			v->text = n->text;
+			v->len = n->len;
+			v->quoted = n->quoted;
+			v->key = it->shorthand;
+			make_empty(n, AS4_CONF_NODE_MAP);
+			node_append(n, v);
 		}
-		if (n->kind != AS4_CONF_NODE_MAP) {
-			return as4_conf_error(c->errs, n, "expected a map of keys, got %s",
-			                      node_kind_name(n));
-		}
-		return validate_map(c, n, path, false);
+		ret = want_kind(c, n, AS4_CONF_NODE_MAP);
+		return ret != AS4_OK ? ret : validate_map(c, n, path, false);
 	case AS4_CONF_LIST_MAPS:
-	case AS4_CONF_LIST:
-		if (null) {
-			make_empty(n, AS4_CONF_NODE_LIST);
+		ret = want_kind(c, n, AS4_CONF_NODE_LIST);
+		if (ret != AS4_OK) {
+			return ret;
 		}
-		if (n->kind != AS4_CONF_NODE_LIST) {
-			return as4_conf_error(c->errs, n, "expected a list, got %s",
-			                      n->kind == AS4_CONF_NODE_SCALAR
-			                              ? as4_conf_quote(n->text, q, sizeof(q))
-			                              : node_kind_name(n));
+		if (as4_str_fmt(sub, sizeof(sub), "%s[]", path) != AS4_OK) {
+			return AS4_E_INTERNAL;
 		}
 		ret = count_ok(c, n, it);
 		for (struct as4_conf_node *e = n->child; e != NULL; e = e->next) {
-			as4_err r;
 			e->item = it;
-			if (it->type == AS4_CONF_LIST_MAPS) {
-				char sub[ITEM_PATH_MAX];
-				if (e->kind != AS4_CONF_NODE_MAP) {
-					r = as4_conf_error(
-					        c->errs, e, "expected a map of keys, got %s",
-					        e->kind == AS4_CONF_NODE_SCALAR
-					                ? as4_conf_quote(e->text, q, sizeof(q))
-					                : node_kind_name(e));
-				} else if (as4_str_fmt(sub, sizeof(sub), "%s[]", path) != AS4_OK) {
-					r = AS4_E_INTERNAL;
-				} else {
-					r = validate_map(c, e, sub, false);
-				}
-			} else if (e->kind != AS4_CONF_NODE_SCALAR) {
-				r = as4_conf_error(c->errs, e, "expected %s, got %s",
-				                   type_expect(it->elem, it->enums, eb, sizeof(eb)),
-				                   node_kind_name(e));
-			} else if (e->null) {
-				r = as4_conf_error(c->errs, e, "empty list entry");
-			} else {
-				r = check_scalar(c->errs, c->doc->json, e, it, it->elem);
+			as4_err r = want_kind(c, e, AS4_CONF_NODE_MAP);
+			if (r == AS4_OK) {
+				r = validate_map(c, e, sub, false);
 			}
-			if (ret == AS4_OK) {
-				ret = r;
-			}
+			ret = ret != AS4_OK ? ret : r;
 		}
 		return ret;
+	case AS4_CONF_LIST:
 	case AS4_CONF_MAP:
-		if (null) {
-			make_empty(n, AS4_CONF_NODE_MAP);
-		}
-		if (n->kind != AS4_CONF_NODE_MAP) {
-			return as4_conf_error(c->errs, n, "expected a map of keys, got %s",
-			                      n->kind == AS4_CONF_NODE_SCALAR
-			                              ? as4_conf_quote(n->text, q, sizeof(q))
-			                              : node_kind_name(n));
+		ret = want_kind(c, n,
+		                it->type == AS4_CONF_LIST ? AS4_CONF_NODE_LIST : AS4_CONF_NODE_MAP);
+		if (ret != AS4_OK) {
+			return ret;
 		}
 		ret = count_ok(c, n, it);
 		for (struct as4_conf_node *e = n->child; e != NULL; e = e->next) {
-			as4_err r;
-			e->item = it;
-			if (e->kind != AS4_CONF_NODE_SCALAR) {
-				r = as4_conf_error(c->errs, e, "expected %s, got %s",
-				                   type_expect(it->elem, it->enums, eb, sizeof(eb)),
-				                   node_kind_name(e));
-			} else if (e->null) {
-				r = as4_conf_error(c->errs, e, "missing value");
-			} else {
-				r = check_scalar(c->errs, c->doc->json, e, it, it->elem);
-			}
-			if (ret == AS4_OK) {
-				ret = r;
-			}
+			as4_err r = check_element(c, e, it);
+			ret = ret != AS4_OK ? ret : r;
 		}
 		return ret;
 	default:
@@ -1573,7 +1566,7 @@ static as4_err validate_value(struct vctx *c, struct as4_conf_node *n,
 			                      type_expect(it->type, it->enums, eb, sizeof(eb)),
 			                      node_kind_name(n));
 		}
-		if (null) {
+		if (n->null) {
 			return AS4_OK; /* treated as absent by validate_map() */
 		}
 		return check_scalar(c->errs, c->doc->json, n, it, it->type);
