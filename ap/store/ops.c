@@ -402,6 +402,9 @@ static void op_transition(struct stxn *t, struct wop *op)
 		        .now = as4_time_now_ms(),
 		};
 		apply_update(t, &rec, op->upd, &c);
+		if (op->upd->notify != NULL) {
+			store_tx_note(t, rec.id, op->upd->notify, NULL);
+		}
 	}
 	as4_msgrec_cleanup(&rec);
 }
@@ -693,6 +696,12 @@ void store_op_run(struct stxn *t, struct wop *op)
 		break;
 	case WOP_AUDIT:
 		op_audit(t, op);
+		break;
+	case WOP_NOTE_ADD:
+		store_op_note_add(t, op);
+		break;
+	case WOP_NOTE_DONE:
+		store_op_note_done(t, op);
 		break;
 	case WOP_GROW:
 		store_tx_fail(t, AS4_E_INTERNAL, "store: resize inside a transaction");

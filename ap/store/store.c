@@ -25,7 +25,7 @@ static const char *const db_names[DB__COUNT] = {
         [DB_META] = "meta",   [DB_MSG] = "msg",     [DB_EVENTS] = "events",
         [DB_DUE] = "due",     [DB_DEDUP] = "dedup", [DB_DEDUP_AGE] = "dedup_age",
         [DB_INBOX] = "inbox", [DB_PEERS] = "peers", [DB_AUDIT] = "audit",
-        [DB_FILES] = "files", [DB_IDX] = "idx",
+        [DB_FILES] = "files", [DB_IDX] = "idx",     [DB_NOTES] = "notes",
 };
 
 as4_err store_err(int rc)
@@ -872,6 +872,7 @@ as4_err as4_store_stats(struct as4_store *st, struct as4_store_stats *s, struct 
 	s->inbox = store_tx_counter(&t, "inbox");
 	s->dedup_entries = store_tx_counter(&t, "dedup");
 	s->spool_bytes = store_tx_counter(&t, "spool_bytes");
+	s->notes = store_tx_counter(&t, "notes");
 	enum as4_msg_state waiting[] = {AS4_ST_QUEUED, AS4_ST_RETRYING, AS4_ST_SENDING};
 	for (size_t i = 0; i < AS4_ARRAY_LEN(waiting); i++) {
 		int64_t o = oldest_in_state(st, txn, waiting[i]);

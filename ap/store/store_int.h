@@ -17,6 +17,8 @@
  *   audit     seq(8) -> audit entry
  *   files     spool name -> id(8) size(8) (every referenced spool file; the spool GC asks it)
  *   idx       tag(1) store_ikey(value) 0x00 created_ms(8) id(8) -> "" (all search indexes)
+ *   notes     seq(8) -> time_ms(8) msg_id(8) document (backend notification outbox; meta
+ *             "note_seq" is the last seq given, "notes" the number queued)
  * store_ikey(v) is v itself up to IKEY_MAX bytes, else a prefix, 0x01 and 32 hex digits of
  * SHA-256(v) so that any value fits LMDB's 511-byte key limit.
  *
@@ -76,6 +78,7 @@ enum store_db {
 	DB_AUDIT,
 	DB_FILES,
 	DB_IDX,
+	DB_NOTES,
 	DB__COUNT
 };
 
@@ -120,6 +123,8 @@ enum wop_kind {
 	WOP_PURGE,
 	WOP_AUDIT,
 	WOP_GROW,
+	WOP_NOTE_ADD,
+	WOP_NOTE_DONE,
 };
 
 /* One queued write operation. Owned by the caller that enqueued it. */
@@ -230,6 +235,14 @@ bool store_tx_get(struct stxn *t, enum store_db db, const void *k, size_t kn, MD
 uint64_t store_tx_counter(struct stxn *t, const char *name);
 void store_tx_counter_add(struct stxn *t, const char *name, int64_t delta);
 void store_tx_fail(struct stxn *t, as4_err err, const char *fmt, ...) AS4_PRINTF(3, 4);
+
+/* ---- notes.c: the backend notification outbox ---- */
+
+/* Queue doc about msg_id inside t; *seq (may be NULL) receives its position. */
+void store_tx_note(struct stxn *t, uint64_t msg_id, const char *doc, uint64_t *seq);
+/* WOP_NOTE_ADD (s1 = doc, id = msg_id; out: bytes = seq) and WOP_NOTE_DONE (id = seq). */
+void store_op_note_add(struct stxn *t, struct wop *op);
+void store_op_note_done(struct stxn *t, struct wop *op);
 
 /* ---- record.c: codec ---- */
 

@@ -228,6 +228,11 @@ as4_err as4_store_transition(struct as4_store *st, uint64_t id, const struct as4
 		err = as4_diag_set(d, AS4_E_LIMIT, "store: certificate longer than %u bytes",
 		                   STORE_STR_MAX);
 	}
+	if (err == AS4_OK && u->notify != NULL &&
+	    (u->notify[0] == '\0' || strlen(u->notify) > AS4_STORE_NOTE_MAX)) {
+		err = as4_diag_set(d, u->notify[0] == '\0' ? AS4_E_INVAL : AS4_E_LIMIT,
+		                   "store: a notification must be 1..%u bytes", AS4_STORE_NOTE_MAX);
+	}
 	if (err == AS4_OK && u->n_signed_refs > 0) {
 		struct as4_msgrec probe;
 		as4_msgrec_init(&probe);
@@ -405,6 +410,41 @@ as4_err as4_store_grow(struct as4_store *st, uint64_t bytes, struct as4_diag *d)
 	struct wop op;
 	store_wop_init(&op, WOP_GROW);
 	op.bytes = bytes;
+	as4_err err = result(&op, store_writer_submit(st, &op), d);
+	store_wop_cleanup(&op);
+	return err;
+}
+
+as4_err as4_store_note_add(struct as4_store *st, uint64_t msg_id, const char *doc, uint64_t *seq,
+                           struct as4_diag *d)
+{
+	if (seq != NULL) {
+		*seq = 0;
+	}
+	if (doc == NULL || doc[0] == '\0') {
+		return as4_diag_set(d, AS4_E_INVAL, "store: empty notification");
+	}
+	if (strlen(doc) > AS4_STORE_NOTE_MAX) {
+		return as4_diag_set(d, AS4_E_LIMIT, "store: notification longer than %u bytes",
+		                    AS4_STORE_NOTE_MAX);
+	}
+	struct wop op;
+	store_wop_init(&op, WOP_NOTE_ADD);
+	op.id = msg_id;
+	op.s1 = doc;
+	as4_err err = result(&op, store_writer_submit(st, &op), d);
+	if (err == AS4_OK && seq != NULL) {
+		*seq = op.bytes;
+	}
+	store_wop_cleanup(&op);
+	return err;
+}
+
+as4_err as4_store_note_done(struct as4_store *st, uint64_t seq, struct as4_diag *d)
+{
+	struct wop op;
+	store_wop_init(&op, WOP_NOTE_DONE);
+	op.id = seq;
 	as4_err err = result(&op, store_writer_submit(st, &op), d);
 	store_wop_cleanup(&op);
 	return err;

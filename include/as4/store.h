@@ -331,6 +331,12 @@ struct as4_store_update {
 	const struct as4_store_sigref *signed_refs; /* replaces the signed references if n > 0 */
 	size_t n_signed_refs;
 	uint32_t expect; /* bit mask of states (1u << state) the record must be in; 0 = any */
+	/*
+	 * A backend notification document (text, at most AS4_STORE_NOTE_MAX bytes) queued in the
+	 * same transaction as the change (see "Backend notifications"), so a state change and
+	 * its notification are durable together or not at all. NULL = none.
+	 */
+	const char *notify;
 };
 
 /*
@@ -588,6 +594,54 @@ AS4_MUST_CHECK as4_err as4_store_audit_list(struct as4_store *st, uint64_t after
 /* Free an audit array. NULL ok. */
 void as4_store_audit_free(struct as4_store_audit *a, size_t n);
 
+/* ---- Backend notifications ------------------------------------------------------------------ */
+
+/*
+ * A durable outbox of notifications for the backend (outcomes of sent messages, errors on
+ * received ones): documents are queued in order, either with a state change
+ * (as4_store_update.notify) or on their own, read in order by whoever delivers them, and
+ * removed once delivered. Nothing is lost across a crash; a notification may be delivered
+ * again when the process dies between delivering and removing it, so each carries its seq as
+ * an idempotency key.
+ */
+
+/* Longest notification document, in bytes. */
+#define AS4_STORE_NOTE_MAX 65536u
+
+/* One queued notification. doc is a heap string owned by the array holding it. */
+struct as4_store_note {
+	uint64_t seq;    /* queue position: 1, 2, 3, ... (never reused) */
+	int64_t time_ms; /* when it was queued */
+	uint64_t msg_id; /* the message it is about (internal id), 0 when none */
+	char *doc;       /* the document (NUL-terminated text) */
+};
+
+/*
+ * Queue a notification about message msg_id (0 = none). Blocks until durable.
+ * *seq (may be NULL) receives its position. AS4_E_INVAL (empty doc), AS4_E_LIMIT (doc over
+ * AS4_STORE_NOTE_MAX), AS4_E_SPACE, AS4_E_IO, AS4_E_BUSY.
+ */
+AS4_MUST_CHECK as4_err as4_store_note_add(struct as4_store *st, uint64_t msg_id, const char *doc,
+                                          uint64_t *seq, struct as4_diag *d);
+
+/*
+ * Queued notifications with seq > after_seq, oldest first, at most limit (1..1000): *out is a
+ * heap array of *n (free with as4_store_notes_free(); NULL when none).
+ * AS4_E_INVAL, AS4_E_CORRUPT, AS4_E_IO, AS4_E_NOMEM.
+ */
+AS4_MUST_CHECK as4_err as4_store_note_list(struct as4_store *st, uint64_t after_seq, size_t limit,
+                                           struct as4_store_note **out, size_t *n,
+                                           struct as4_diag *d);
+
+/*
+ * Remove notification seq (it was delivered). Blocks until durable. AS4_E_NOTFOUND (no such
+ * entry: already removed), AS4_E_SPACE, AS4_E_IO, AS4_E_BUSY.
+ */
+AS4_MUST_CHECK as4_err as4_store_note_done(struct as4_store *st, uint64_t seq, struct as4_diag *d);
+
+/* Free an array from as4_store_note_list(). NULL ok. */
+void as4_store_notes_free(struct as4_store_note *notes, size_t n);
+
 /* ---- Metrics ------------------------------------------------------------------------------- */
 
 struct as4_store_stats {
@@ -603,6 +657,7 @@ struct as4_store_stats {
 	uint64_t batches;                 /* group commits since open */
 	uint64_t batched_ops;             /* operations committed in them */
 	uint64_t recovered_at_open;       /* messages moved from sending back to due at open */
+	uint64_t notes;                   /* backend notifications queued, not yet done */
 };
 
 /*

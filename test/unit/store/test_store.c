@@ -1249,6 +1249,82 @@ static void test_map_full(void **state)
 	as4_store_close(st);
 }
 
+/* The notification outbox: with a state change or alone, in order, durable, removed once. */
+static void test_notes(void **state)
+{
+	(void)state;
+	struct as4_store *st = open_store(NULL);
+	struct as4_diag d;
+	as4_diag_init(&d);
+	uint64_t a = submit(st, "note-a@me", NULL, 0);
+	struct as4_msgrec *got = NULL;
+	size_t n = 0;
+	assert_int_equal(as4_store_claim_due(st, as4_time_now_ms(), 10, &got, &n, D), AS4_OK);
+	assert_int_equal(n, 1);
+	as4_msgrec_array_free(got, n);
+	/* A refused change queues nothing; an accepted one queues its document with it. */
+	struct as4_store_update u = {.to = AS4_ST_DELIVERED,
+	                             .reason = "receipt verified",
+	                             .expect = 1u << AS4_ST_QUEUED,
+	                             .notify = "{\"state\":\"delivered\"}"};
+	assert_int_equal(as4_store_transition(st, a, &u, D), AS4_E_STATE);
+	struct as4_store_note *notes = NULL;
+	assert_int_equal(as4_store_note_list(st, 0, 10, &notes, &n, D), AS4_OK);
+	assert_int_equal(n, 0);
+	assert_null(notes);
+	u.expect = 1u << AS4_ST_SENDING;
+	assert_int_equal(as4_store_transition(st, a, &u, D), AS4_OK);
+	uint64_t seq = 0;
+	assert_int_equal(as4_store_note_add(st, 0, "{\"error\":\"EBMS:0303\"}", &seq, D), AS4_OK);
+	assert_int_equal(seq, 2);
+	assert_int_equal(as4_store_note_add(st, 0, "", NULL, D), AS4_E_INVAL);
+	char *huge = malloc(AS4_STORE_NOTE_MAX + 2);
+	assert_non_null(huge);
+	memset(huge, 'x', AS4_STORE_NOTE_MAX + 1);
+	huge[AS4_STORE_NOTE_MAX + 1] = '\0';
+	assert_int_equal(as4_store_note_add(st, 0, huge, NULL, D), AS4_E_LIMIT);
+	u.notify = huge;
+	assert_int_equal(as4_store_transition(st, a, &u, D), AS4_E_LIMIT);
+	free(huge);
+	as4_store_close(st);
+
+	/* Durable across a reopen, in order. */
+	st = open_store(NULL);
+	assert_int_equal(as4_store_note_list(st, 0, 10, &notes, &n, D), AS4_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(notes[0].seq, 1);
+	assert_int_equal(notes[0].msg_id, a);
+	assert_string_equal(notes[0].doc, "{\"state\":\"delivered\"}");
+	assert_true(notes[0].time_ms > 0);
+	assert_int_equal(notes[1].seq, 2);
+	assert_int_equal(notes[1].msg_id, 0);
+	as4_store_notes_free(notes, n);
+	struct as4_store_stats s;
+	assert_int_equal(as4_store_stats(st, &s, D), AS4_OK);
+	assert_int_equal(s.notes, 2);
+	/* Paging, removal, and removing twice. */
+	assert_int_equal(as4_store_note_list(st, 1, 10, &notes, &n, D), AS4_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(notes[0].seq, 2);
+	as4_store_notes_free(notes, n);
+	assert_int_equal(as4_store_note_done(st, 1, D), AS4_OK);
+	assert_int_equal(as4_store_note_done(st, 1, D), AS4_E_NOTFOUND);
+	assert_int_equal(as4_store_note_list(st, 0, 10, &notes, &n, D), AS4_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(notes[0].seq, 2);
+	as4_store_notes_free(notes, n);
+	assert_int_equal(as4_store_note_done(st, 2, D), AS4_OK);
+	assert_int_equal(as4_store_stats(st, &s, D), AS4_OK);
+	assert_int_equal(s.notes, 0);
+	/* Sequence numbers are never reused. */
+	assert_int_equal(as4_store_note_add(st, a, "{}", &seq, D), AS4_OK);
+	assert_int_equal(seq, 3);
+	assert_int_equal(as4_store_note_list(st, 0, 0, &notes, &n, D), AS4_E_INVAL);
+	assert_int_equal(as4_store_note_list(st, UINT64_MAX, 5, &notes, &n, D), AS4_OK);
+	assert_int_equal(n, 0);
+	as4_store_close(st);
+}
+
 static void test_bad_input(void **state)
 {
 	(void)state;
@@ -1315,6 +1391,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_retention_and_gc, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_notes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
