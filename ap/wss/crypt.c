@@ -212,7 +212,7 @@ static size_t threshold(size_t configured, const struct as4_limits *lim)
 static xmlNode *insert_el(xmlNode *sec, xmlNode *before, const char *href, const char *pfx,
                           const char *name)
 {
-	xmlNode *n = xmlNewDocNode(sec->doc, NULL, BAD_CAST name, NULL);
+	xmlNode *n = xmlNewDocNode(sec->doc, NULL, (const xmlChar *)name, NULL);
 	if (n == NULL) {
 		return NULL;
 	}
@@ -231,7 +231,7 @@ static xmlNode *insert_el(xmlNode *sec, xmlNode *before, const char *href, const
 /* A child element href:name of parent, declaring the namespace when needed. */
 static xmlNode *add_el(xmlNode *parent, const char *href, const char *pfx, const char *name)
 {
-	xmlNode *n = xmlNewChild(parent, NULL, BAD_CAST name, NULL);
+	xmlNode *n = xmlNewChild(parent, NULL, (const xmlChar *)name, NULL);
 	xmlNs *ns = n != NULL ? wss_ns(n, href, pfx) : NULL;
 	if (ns == NULL) {
 		return NULL;
@@ -242,7 +242,7 @@ static xmlNode *add_el(xmlNode *parent, const char *href, const char *pfx, const
 
 static bool set_attr(xmlNode *n, const char *name, const char *value)
 {
-	return n != NULL && xmlNewProp(n, BAD_CAST name, BAD_CAST value) != NULL;
+	return n != NULL && xmlNewProp(n, (const xmlChar *)name, (const xmlChar *)value) != NULL;
 }
 
 static as4_err wrap_key(const struct as4_wss_seal_params *p, const uint8_t *cek, size_t cek_len,
@@ -375,7 +375,7 @@ static as4_err receiver_bst(const struct as4_wss_seal_params *p, xmlNode *sec, c
 	xmlNodeAddContent(bst, BAD_CAST b64);
 	if (!set_attr(bst, "EncodingType", WSS_ENC_BASE64) ||
 	    !set_attr(bst, "ValueType", WSS_VT_X509V3) ||
-	    xmlNewNsProp(bst, wsu, BAD_CAST "Id", BAD_CAST id) == NULL) {
+	    xmlNewNsProp(bst, wsu, BAD_CAST "Id", (const xmlChar *)id) == NULL) {
 		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 	}
 out:

@@ -214,12 +214,12 @@ as4_err wss_ids_register(xmlDoc *doc, const struct as4_limits *lim, struct as4_d
 		if (!ids[i].reg) {
 			continue;
 		}
-		xmlAttr *have = xmlGetID(doc, BAD_CAST ids[i].value);
+		xmlAttr *have = xmlGetID(doc, (const xmlChar *)ids[i].value);
 		if (have == ids[i].attr) {
 			continue;
 		}
 		if (have != NULL ||
-		    xmlAddID(NULL, doc, BAD_CAST ids[i].value, ids[i].attr) == NULL) {
+		    xmlAddID(NULL, doc, (const xmlChar *)ids[i].value, ids[i].attr) == NULL) {
 			err = as4_diag_set(d, AS4_E_SIG_INVALID,
 			                   "Id value '%.100s' cannot be registered", ids[i].value);
 			goto out;
@@ -232,7 +232,7 @@ out:
 
 xmlNode *wss_id_lookup(xmlDoc *doc, const char *id)
 {
-	xmlAttr *a = xmlGetID(doc, BAD_CAST id);
+	xmlAttr *a = xmlGetID(doc, (const xmlChar *)id);
 	return a != NULL ? a->parent : NULL;
 }
 
@@ -271,7 +271,7 @@ as4_err wss_ensure_id(xmlNode *el, const char *prefix, const char **id, struct a
 
 xmlNs *wss_ns(xmlNode *el, const char *href, const char *pfx)
 {
-	xmlNs *ns = xmlSearchNsByHref(el->doc, el, BAD_CAST href);
+	xmlNs *ns = xmlSearchNsByHref(el->doc, el, (const xmlChar *)href);
 	if (ns != NULL && ns->prefix != NULL) {
 		return ns;
 	}
@@ -285,7 +285,7 @@ xmlNs *wss_ns(xmlNode *el, const char *href, const char *pfx)
 		}
 		xmlNs *bound = xmlSearchNs(el->doc, el, BAD_CAST p);
 		if (bound == NULL) {
-			return xmlNewNs(el, BAD_CAST href, BAD_CAST p);
+			return xmlNewNs(el, (const xmlChar *)href, BAD_CAST p);
 		}
 	}
 	return NULL;
@@ -293,12 +293,12 @@ xmlNs *wss_ns(xmlNode *el, const char *href, const char *pfx)
 
 xmlNode *wss_add(xmlNode *parent, xmlNs *ns, const char *name)
 {
-	return xmlNewChild(parent, ns, BAD_CAST name, NULL);
+	return xmlNewChild(parent, ns, (const xmlChar *)name, NULL);
 }
 
 xmlNode *wss_add_text(xmlNode *parent, xmlNs *ns, const char *name, const char *text)
 {
-	return xmlNewTextChild(parent, ns, BAD_CAST name, BAD_CAST text);
+	return xmlNewTextChild(parent, ns, (const xmlChar *)name, (const xmlChar *)text);
 }
 
 as4_err wss_b64_text(const xmlNode *el, size_t max_b64, as4_err err, const char *what,

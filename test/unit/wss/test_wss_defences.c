@@ -495,7 +495,7 @@ static void xmlsec_io_locked_down(void **state)
 	const char *uris[] = {"file:///etc/hostname", "http://127.0.0.1:9/x", "ftp://127.0.0.1/x"};
 	for (size_t i = 0; i < AS4_ARRAY_LEN(uris); i++) {
 		xmlNodePtr ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, NULL,
-		                                                 BAD_CAST uris[i], NULL);
+		                                                 (const xmlChar *)uris[i], NULL);
 		assert_non_null(ref);
 		xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
 		assert_non_null(ctx);
