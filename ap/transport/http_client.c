@@ -6,12 +6,13 @@
 
 #include <curl/curl.h>
 
+#include "as4/blob.h"
 #include "as4/str.h"
 
 struct as4_http_client {
 	CURL *curl;
 	struct as4_http_client_opts opts;
-	char *ca_file;
+	struct as4_buf ca_bundle; /* every configured CA file, concatenated PEM */
 	char *client_cert;
 	char *client_key;
 };
@@ -35,12 +36,33 @@ as4_err as4_http_client_new(const struct as4_http_client_opts *opts, struct as4_
 		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 	}
 	c->opts = *opts;
-	c->ca_file = as4_str_dup(opts->ca_file);
+	as4_buf_init(&c->ca_bundle, 16u * 1024 * 1024);
+	for (size_t i = 0; i <= opts->n_ca_files; i++) {
+		const char *path = i == 0 ? opts->ca_file : opts->ca_files[i - 1];
+		if (path == NULL) {
+			continue;
+		}
+		uint8_t *pem = NULL;
+		size_t len = 0;
+		as4_err err = as4_file_read(path, 4u * 1024 * 1024, &pem, &len);
+		if (err == AS4_OK) {
+			err = as4_buf_append(&c->ca_bundle, pem, len);
+			if (err == AS4_OK) {
+				err = as4_buf_putc(&c->ca_bundle, '\n');
+			}
+		}
+		free(pem);
+		if (err != AS4_OK) {
+			as4_http_client_free(c);
+			return as4_diag_set(d, AS4_E_CONFIG, "cannot read CA file %s: %s", path,
+			                    as4_strerror(err));
+		}
+	}
 	c->client_cert = as4_str_dup(opts->client_cert);
 	c->client_key = as4_str_dup(opts->client_key);
 	c->curl = curl_easy_init();
-	if (c->curl == NULL || (opts->ca_file && !c->ca_file) ||
-	    (opts->client_cert && !c->client_cert) || (opts->client_key && !c->client_key)) {
+	if (c->curl == NULL || (opts->client_cert && !c->client_cert) ||
+	    (opts->client_key && !c->client_key)) {
 		as4_http_client_free(c);
 		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 	}
@@ -59,7 +81,7 @@ void as4_http_client_free(struct as4_http_client *c)
 	if (c->curl != NULL) {
 		curl_easy_cleanup(c->curl);
 	}
-	free(c->ca_file);
+	as4_buf_cleanup(&c->ca_bundle);
 	free(c->client_cert);
 	free(c->client_key);
 	free(c);
@@ -221,8 +243,9 @@ as4_err as4_http_post(struct as4_http_client *c, const char *url, const char *co
 	                 (long)(c->opts.connect_timeout_ms ? c->opts.connect_timeout_ms : 10000));
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 	                 (long)(c->opts.timeout_ms ? c->opts.timeout_ms : 60000));
-	if (c->ca_file != NULL) {
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	if (c->ca_bundle.len > 0) {
+		struct curl_blob blob = {c->ca_bundle.data, c->ca_bundle.len, CURL_BLOB_NOCOPY};
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
 	}
 	if (c->client_cert != NULL) {
 		curl_easy_setopt(h, CURLOPT_SSLCERT, c->client_cert);

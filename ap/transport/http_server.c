@@ -398,7 +398,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&srv->inflight, 1);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+AS4_PRINTF(2, 0) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct as4_http_server *srv = cls;
 	char text[512];

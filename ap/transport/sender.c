@@ -397,7 +397,8 @@ static void *worker_main(void *arg)
 			rt = now_rt;
 			const struct as4_config *cfg = rt->cfg;
 			struct as4_http_client_opts co = {0};
-			co.ca_file = cfg->truststores.n_tls > 0 ? cfg->truststores.tls[0] : NULL;
+			co.ca_files = cfg->truststores.tls;
+			co.n_ca_files = cfg->truststores.n_tls;
 			co.client_cert = cfg->sender.client_cert_path;
 			co.client_key = cfg->sender.client_key_path;
 			co.insecure_skip_verify = !cfg->sender.tls_verify;

@@ -19,6 +19,8 @@
 
 struct as4_http_client_opts {
 	const char *ca_file;         /* PEM CAs for server certificates; NULL = system store */
+	const char *const *ca_files; /* more PEM CA files, all trusted together */
+	size_t n_ca_files;
 	const char *client_cert;     /* PEM certificate for mTLS; NULL = none */
 	const char *client_key;      /* PEM key for mTLS */
 	bool insecure_skip_verify;   /* development only: do not verify the server */
