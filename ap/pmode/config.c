@@ -370,10 +370,9 @@ static const struct as4_conf_item config_items[] = {
          .min = 1,
          .max = 16},
         {.path = "parties[].ids[].type", .type = AS4_CONF_STR, .max = 1024},
-        {.path = "parties[].ids[].value",
-         .type = AS4_CONF_STR,
-         .flags = AS4_CONF_F_REQUIRED,
-         .max = 1024},
+        /* required unless the party is dynamic (load_parties) */
+        {.path = "parties[].ids[].value", .type = AS4_CONF_STR, .max = 1024},
+        {.path = "parties[].dynamic", .type = AS4_CONF_BOOL, .def = "false"},
         {.path = "parties[].endpoint", .type = AS4_CONF_URL},
         {.path = "parties[].certificate", .type = AS4_CONF_PATH},
         {.path = "parties[].tls_certificate", .type = AS4_CONF_PATH},
@@ -436,6 +435,7 @@ static const struct as4_conf_item config_items[] = {
          .min = 100,
          .max = 300000,
          .def = "10s"},
+        AS4_MEDCOM_CONF_ITEMS,
 };
 
 static const struct as4_conf_schema config_schema = {"as4d.yaml", config_items,
@@ -997,6 +997,42 @@ static bool looks_like_uri(const char *s)
 	return colon[1] != '\0';
 }
 
+/*
+ * A dynamic party stands for any access point of a network (as4/pmode.h): one PartyId type,
+ * no value (each access point's certificate CN is its value), no endpoint, no certificates.
+ */
+static void check_dynamic_party(struct lctx *c, const struct as4_conf_node *e)
+{
+	static const char *const keys[] = {"endpoint", "certificate", "tls_certificate"};
+	const struct as4_conf_node *ids = as4_conf_get(e, "ids");
+	for (size_t i = 0; i < AS4_ARRAY_LEN(keys); i++) {
+		const struct as4_conf_node *n = as4_conf_get(e, keys[i]);
+		if (n != NULL && !n->null) {
+			as4_conf_error(c->errs, n,
+			               "not used with dynamic: true (discovery finds each access "
+			               "point's %s)",
+			               i == 0 ? "endpoint" : "certificate");
+		}
+	}
+	if (ids == NULL || ids->n_children != 1) {
+		as4_conf_error(c->errs, ids != NULL ? ids : e,
+		               "a dynamic party has exactly one id: its PartyId type, e.g. "
+		               "{type: urn:fdc:peppol.eu:2017:identifiers:ap}");
+		return;
+	}
+	const struct as4_conf_node *id = ids->child;
+	if (as4_conf_str(id, "type") == NULL) {
+		as4_conf_error(c->errs, id,
+		               "a dynamic party's id needs a type (the PartyId type on the wire)");
+	}
+	const struct as4_conf_node *v = as4_conf_get(id, "value");
+	if (v != NULL && !v->null) {
+		as4_conf_error(c->errs, v,
+		               "not used with dynamic: true (the value is the CN of each access "
+		               "point's certificate)");
+	}
+}
+
 static void load_parties(struct lctx *c)
 {
 	const struct as4_conf_node *list = as4_conf_get(c->root, "parties");
@@ -1017,6 +1053,10 @@ static void load_parties(struct lctx *c)
 		p->endpoint = cdup(c, as4_conf_str(e, "endpoint"));
 		p->cert_path = path_of(c, e, "certificate");
 		p->tls_cert_path = path_of(c, e, "tls_certificate");
+		p->dynamic = as4_conf_bool(e, "dynamic");
+		if (p->dynamic) {
+			check_dynamic_party(c, e);
+		}
 		if (p->cert_path != NULL) {
 			check_cert_file(c, as4_conf_get(e, "certificate"), p->cert_path);
 		}
@@ -1039,6 +1079,9 @@ static void load_parties(struct lctx *c)
 			struct as4_party_id *pid = &pids[p->n_ids++];
 			pid->type = cdup(c, as4_conf_str(id, "type"));
 			pid->value = cdup(c, as4_conf_str(id, "value"));
+			if (pid->value == NULL && !p->dynamic) {
+				as4_conf_error(c->errs, id, "missing required key 'value'");
+			}
 			if (pid->value == NULL) {
 				continue;
 			}
@@ -1521,8 +1564,16 @@ as4_err as4_config_load(const char *path, const struct as4_config_options *opt,
 		as4_conf_error(
 		        errs, as4_conf_get(c.root, "node.party"),
 		        "unknown party '%s': declare this access point under parties:", self);
+	} else if (cfg->node.party != NULL && cfg->node.party->dynamic) {
+		as4_conf_error(errs, as4_conf_get(c.root, "node.party"),
+		               "party '%s' is dynamic (any access point of a network): this access "
+		               "point needs a party with its own PartyId",
+		               self);
 	}
 	load_tokens(&c);
+	struct as4_medcom_load ml = {cfg, c.a, errs, c.root, c.base, false};
+	as4_medcom_config_load(&ml);
+	c.nomem = c.nomem || ml.nomem;
 	if (!c.nomem && errs->n_errors == before) {
 		/* PModes refer to parties and networks: only worth reading when those are sound */
 		load_pmode_folder(&c, &o);
@@ -1598,6 +1649,15 @@ const struct as4_party *as4_config_party_by_id(const struct as4_config *cfg, con
 			if (type_ok && id->value != NULL && strcmp(id->value, value) == 0) {
 				return p;
 			}
+		}
+	}
+	/* no configured partner: a dynamic party stands for every access point of its type */
+	for (size_t i = 0; value != NULL && value[0] != '\0' && i < cfg->n_parties; i++) {
+		const struct as4_party *p = &cfg->parties[i];
+		const char *t = p->n_ids == 1 ? p->ids[0].type : NULL;
+		if (p->dynamic && ((type == NULL && t == NULL) ||
+		                   (type != NULL && t != NULL && strcmp(type, t) == 0))) {
+			return p;
 		}
 	}
 	return NULL;

@@ -184,6 +184,53 @@ struct as4_discovery_network {
 	uint64_t timeout_ms;           /* DNS and SMP request timeout */
 };
 
+/*
+ * A participant this gateway serves (an end party, C4 of the four-corner model): configured in
+ * as4d.yaml `participants:` or in the participants file the API manages (medcom.
+ * participants_file). Received SBDH envelopes must be addressed to one of them.
+ */
+struct as4_participant {
+	const char *gln;     /* 13 digits, GS1 check digit verified */
+	const char *id;      /* "0088:<gln>", the iso6523-actorid-upis value */
+	const char *sor;     /* SOR code of the unit, NULL = none */
+	const char *name;    /* display name, NULL = none */
+	const char *webhook; /* deliver this participant's messages here; NULL = the inbox */
+	bool from_file;      /* declared in the participants file (changeable through the API) */
+};
+
+/* A document type the MedCom profile knows (medcom.documents[]). */
+struct as4_medcom_document {
+	const char *id;       /* the DOCUMENTID value, opaque, compared exactly */
+	const char *name;     /* label for people, NULL = none */
+	uint64_t max_payload; /* decoded FHIR bytes for this type; 0 = medcom.max_payload */
+};
+
+/* A static route: envelopes for participant go through the PModes whose responder is party. */
+struct as4_medcom_route {
+	const char *participant;       /* "0088:<GLN>", or "*" for every participant */
+	const struct as4_party *party; /* the access point (C3) serving it */
+};
+
+/* medcom: the ehmiSBDH / MedCom profile (docs/admin-guide.md "MedCom profile"). */
+struct as4_medcom_config {
+	bool require_sbdh;          /* refuse received user messages without an SBDH payload */
+	const char *const *schemes; /* participant ICDs accepted ("0088"); n 0 = {"0088"} */
+	size_t n_schemes;
+	const char *const *mime_types; /* BinaryContent types; n 0 = fhir+xml and fhir+json */
+	size_t n_mime_types;
+	uint64_t max_payload;        /* decoded FHIR bytes of any envelope */
+	int routing;                 /* enum as4_sbdh_routing (as4/sbdh.h) */
+	const char *document_scheme; /* Peppol convention: Action = scheme::DOCUMENTID */
+	const char *process_scheme;  /* Peppol convention: Service/@type */
+	const struct as4_medcom_document *documents; /* known types; n 0 = any */
+	size_t n_documents;
+	const char *const *processes; /* known PROCESSIDs; n 0 = any */
+	size_t n_processes;
+	const struct as4_medcom_route *routes;
+	size_t n_routes;
+	const char *participants_file; /* resolved path (default <data_dir>/participants.json) */
+};
+
 /* Options of a load (NULL = all defaults). */
 struct as4_config_options {
 	const char *pmode_dir; /* override node.pmode_dir (resolved against the cwd); NULL = none */
@@ -235,6 +282,9 @@ struct as4_config {
 		size_t n_networks;
 	} discovery;
 	struct as4_pmode_set *pmodes; /* every PMode of pmode_dir (empty when skipped) */
+	struct as4_medcom_config medcom;
+	const struct as4_participant *participants; /* as4d.yaml's, then the file's */
+	size_t n_participants;
 
 	/* private: reference count and storage; do not touch */
 	atomic_uint refs_;
@@ -271,9 +321,39 @@ void as4_config_free(struct as4_config *cfg);
 /* A party by configuration name, or NULL. Borrowed from cfg. */
 const struct as4_party *as4_config_party(const struct as4_config *cfg, const char *name);
 
-/* The party owning the PartyId (type may be NULL = no type), or NULL. Borrowed from cfg. */
+/*
+ * The party owning the PartyId (type may be NULL = no type), or NULL: a configured id first,
+ * else a dynamic party of that type (any access point of a network). Borrowed from cfg.
+ */
 const struct as4_party *as4_config_party_by_id(const struct as4_config *cfg, const char *type,
                                                const char *value);
+
+/*
+ * The participant with this id ("0088:<GLN>", "iso6523-actorid-upis::0088:<GLN>" or a bare
+ * GLN), or NULL. Borrowed from cfg.
+ */
+const struct as4_participant *as4_config_participant(const struct as4_config *cfg,
+                                                     const char *id);
+
+/* The known document type with this DOCUMENTID (exact), or NULL. Borrowed from cfg. */
+const struct as4_medcom_document *as4_config_medcom_document(const struct as4_config *cfg,
+                                                             const char *document_id);
+
+struct as4_sbdh_rules;
+struct as4_sbdh_network;
+
+/*
+ * Fill the SBDH profile rules and the routing convention of the medcom section (either may be
+ * NULL). The pointers inside are borrowed from cfg. limits point to cfg->limits.
+ */
+void as4_config_sbdh_rules(const struct as4_config *cfg, struct as4_sbdh_rules *rules,
+                           struct as4_sbdh_network *net);
+
+/*
+ * The schema of the participants file (a JSON or YAML document {"participants": [...]} with
+ * the keys of as4d.yaml's participants[]). Static.
+ */
+const struct as4_conf_schema *as4_config_participants_schema(void);
 
 /* A discovery network by name, or NULL. Borrowed from cfg. */
 const struct as4_discovery_network *as4_config_network(const struct as4_config *cfg,
