@@ -211,6 +211,9 @@ int main(int argc, char **argv)
 		err = as4_maint_start(&ap, &ap.maint, &d);
 	}
 	if (err == AS4_OK) {
+		err = as4_delivery_start(&ap, &ap.delivery, &d);
+	}
+	if (err == AS4_OK) {
 		err = start_listener(&ap, cfg, true, &ap.msh, &d);
 	}
 	if (err == AS4_OK) {
@@ -257,6 +260,7 @@ stop:
 	as4_http_server_stop(ap.msh, GRACE_MS);
 	as4_http_server_stop(ap.api, GRACE_MS);
 	as4_sender_stop(ap.sender, GRACE_MS);
+	as4_delivery_stop(ap.delivery);
 	as4_maint_stop(ap.maint);
 	as4_store_close(ap.store);
 	as4_log(AS4_LOG_NOTICE, "stopped");

@@ -27,6 +27,14 @@ void api_message_ack(struct api_req *r, struct as4_http_req *req, const char *ms
                      struct as4_http_resp *resp);
 void api_inbox(struct api_req *r, struct as4_http_req *req, struct as4_http_resp *resp);
 
+/*
+ * Submission of an ehmiSBDH envelope (Content-Type application/xml or text/xml): routing,
+ * PMode and four-corner properties come from the envelope (api_sbdh.c). ?pmode=ID names the
+ * PMode instead.
+ */
+void api_submit_sbdh(struct api_req *r, struct as4_http_req *req, const struct as4_blob *body,
+                     struct as4_http_resp *resp);
+
 /* Answer with a JSON document (takes over v). */
 void api_json(struct as4_http_resp *resp, unsigned status, json_t *v);
 

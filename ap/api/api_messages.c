@@ -864,6 +864,11 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 	if (ct != NULL && as4_media_type(ct, mt, sizeof(mt)) != AS4_OK) {
 		mt[0] = '\0';
 	}
+	if (strcmp(mt, "application/xml") == 0 || strcmp(mt, "text/xml") == 0) {
+		/* an ehmiSBDH envelope: everything comes from the document itself */
+		api_submit_sbdh(r, req, body, resp);
+		goto out;
+	}
 	if (strcmp(mt, "application/json") == 0) {
 		err = as4_json_parse(body->data, body->len, cfg->limits.max_api_body,
 		                     cfg->limits.max_json_depth, &j, &d);
@@ -877,8 +882,9 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 		}
 	} else {
 		as4_http_resp_json_error(resp, 415, "unsupported_media_type",
-		                         "submit messages as application/json or "
-		                         "multipart/form-data (metadata + file parts)",
+		                         "submit messages as application/json, "
+		                         "multipart/form-data (metadata + file parts) or "
+		                         "application/xml (an ehmiSBDH envelope)",
 		                         NULL);
 		goto out;
 	}

@@ -10,6 +10,7 @@
 
 #include "as4/ap.h"
 #include "as4/log.h"
+#include "as4/medcom.h"
 #include "as4/msg.h"
 #include "as4/str.h"
 #include "as4/time.h"
@@ -362,6 +363,11 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 	}
 
 	err = make_record(m, &rec, &d);
+	/* MedCom profile: the SBDH must agree with the four-corner properties (medcom.c) */
+	struct as4_medcom_in medcom;
+	if (err == AS4_OK) {
+		err = as4_medcom_inbound(ap->store, cfg, m, &rec, &medcom, &d);
+	}
 	if (err != AS4_OK) {
 		refuse(ap, rt, req, msgid, pm->id, err, as4_diag_text(&d), resp);
 		goto out;
@@ -411,6 +417,7 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 		goto out;
 	}
 	atomic_fetch_add(&ap->metrics.received_ok, 1);
+	as4_medcom_inbound_stored(ap->store, &rec, &medcom);
 	as4_log_ctx(AS4_LOG_INFO, &lc,
 	            "received from %s: %zu payload(s), stored as %llu, Receipt %s", rec.from.value,
 	            m->n_payloads, (unsigned long long)rec.id, receipt.message_id);

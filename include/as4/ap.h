@@ -144,3 +144,41 @@ AS4_MUST_CHECK as4_err as4_maint_start(struct as4_ap *ap, struct as4_maint **out
 
 /* Stop the maintenance thread. NULL ok. */
 void as4_maint_stop(struct as4_maint *m);
+
+/*
+ * Start the backend delivery thread (ap/transport/delivery.c): received messages whose PMode
+ * names a `webhook` (else webhooks.delivery_url) are POSTed there as multipart/form-data (a
+ * "metadata" JSON part, then one "payload" part per payload) and become delivered-to-backend
+ * on a 2xx answer; notifications queued in the store (as4_store_note_add(),
+ * as4_store_update.notify) are POSTed in order as JSON to webhooks.notification_url. Both
+ * retry with exponential backoff (1 s doubling to 5 min) until the backend answers 2xx;
+ * delivery is at least once, each request carrying an X-AS4-Delivery-Id header.
+ * Errors: AS4_E_NOMEM, AS4_E_INTERNAL (thread).
+ */
+AS4_MUST_CHECK as4_err as4_delivery_start(struct as4_ap *ap, struct as4_delivery **out,
+                                          struct as4_diag *d);
+
+/* Wake the delivery thread (a message was received or a notification queued). NULL ok. */
+void as4_delivery_kick(struct as4_delivery *dl);
+
+/* Stop the delivery thread after the request in progress (bounded by webhooks.timeout). */
+void as4_delivery_stop(struct as4_delivery *dl);
+
+/*
+ * The notification document for a sent message reaching state (delivered or failed): JSON
+ * {"event": "message.delivered" | "message.failed", "message_id", "id", "direction": "out",
+ * "state", "pmode", "to", "final_recipient", "conversation_id", "reason", "attempts",
+ * "error": {"code", "detail"} | null, "time", "endpoint"}. Heap text (free()); NULL when out
+ * of memory. code, detail and reason may be NULL. Thread-safe.
+ */
+char *as4_delivery_outcome_doc(const struct as4_msgrec *rec, enum as4_msg_state state,
+                               const char *reason, const char *code, const char *detail);
+
+/*
+ * The notification document for a received message that was refused: JSON
+ * {"event": "message.refused", "message_id" (null when unreadable), "direction": "in",
+ * "pmode", "from" (party id value), "peer" (client address), "error": {"code", "detail"},
+ * "time"}. Any argument may be NULL. Heap text (free()); NULL when out of memory.
+ */
+char *as4_delivery_error_doc(const char *message_id, const char *pmode_id, const char *from,
+                             const char *peer, const char *code, const char *detail);
