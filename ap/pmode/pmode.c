@@ -307,6 +307,13 @@ static void check_outbound(struct bctx *b, const struct as4_conf_node *pm,
 	if (p->responder_discovery) {
 		return;
 	}
+	if (p->responder->dynamic) {
+		as4_conf_error(b->errs, at,
+		               "party '%s' is dynamic (any access point of a network): set "
+		               "responder.discovery: true to find the receiver by SMP lookup",
+		               p->responder->name);
+		return;
+	}
 	if (p->responder->endpoint == NULL) {
 		as4_conf_error(b->errs, at,
 		               "party '%s' has no endpoint: set parties[].endpoint in as4d.yaml or "
@@ -438,6 +445,13 @@ as4_err as4_pmode_build(struct as4_conf_doc *doc, const char *default_id,
 		if (refs->self != NULL && p->initiator == refs->self) {
 			check_outbound(&b, pm, p);
 		}
+		if (p->initiator->dynamic && (p->security_none || !p->security.sign)) {
+			/* the sender is known only by the certificate that signed the message */
+			as4_conf_error(errs, as4_conf_get(pm, "initiator.party"),
+			               "party '%s' is dynamic (any access point of a network): its "
+			               "messages must be signed (security.sign: true)",
+			               p->initiator->name);
+		}
 	}
 	if (b.nomem) {
 		as4_conf_error_at(errs, doc->source, 0, NULL, "out of memory");
@@ -544,13 +558,28 @@ bool as4_pmode_same_key(const struct as4_pmode *a, const struct as4_pmode *b)
 	       same(a->mpc, b->mpc);
 }
 
-/* At least one PartyId sent is one of the party's ids (type and value exact). */
+/* A dynamic party: any access point of a network (as4/pmode.h). */
+static bool is_dynamic(const struct as4_party *p)
+{
+	return p != NULL && p->dynamic;
+}
+
+/*
+ * At least one PartyId sent is one of the party's ids (type and value exact); for a dynamic
+ * party, any non-empty PartyId of its type.
+ */
 static bool party_matches(const struct as4_party *p, const struct as4_party_id *ids, size_t n)
 {
 	if (p == NULL) {
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; p->dynamic && p->n_ids > 0 && i < n; i++) {
+		if (ids[i].value != NULL && ids[i].value[0] != '\0' &&
+		    same(ids[i].type, p->ids[0].type)) {
+			return true;
+		}
+	}
+	for (size_t i = 0; !p->dynamic && i < n; i++) {
 		for (size_t j = 0; j < p->n_ids; j++) {
 			if (ids[i].value != NULL && same(ids[i].type, p->ids[j].type) &&
 			    strcmp(ids[i].value, p->ids[j].value) == 0) {
@@ -696,7 +725,13 @@ static void explain(char *out, size_t cap, const struct as4_pmode *p, const stru
 		}
 		char pid[440];
 		pid[0] = '\0';
-		if (party != NULL && party->n_ids > 0) {
+		if (is_dynamic(party) && party->n_ids > 0) {
+			char t[220];
+			if (as4_str_fmt(pid, sizeof(pid), "any PartyId of type %s",
+			                quote(party->ids[0].type, t, sizeof(t))) != AS4_OK) {
+				/* truncated */
+			}
+		} else if (party != NULL && party->n_ids > 0) {
 			fmt_party_id(pid, sizeof(pid), &party->ids[0]);
 		}
 		if (as4_str_fmt(w, sizeof(w), "party '%s': %s", party != NULL ? party->name : "?",
@@ -751,6 +786,7 @@ as4_err as4_pmode_match(const struct as4_pmode_set *set, const struct as4_pmode_
 	const unsigned parties = (1u << F_FROM) | (1u << F_TO);
 	const struct as4_pmode *only = NULL;
 	const struct as4_pmode *best = NULL;
+	const struct as4_pmode *dyn = NULL; /* first full match through a dynamic party */
 	unsigned best_bits = 0;
 	bool test = as4_pmode_is_test_service(key->service, key->action);
 	*out = NULL;
@@ -769,14 +805,23 @@ as4_err as4_pmode_match(const struct as4_pmode_set *set, const struct as4_pmode_
 			continue;
 		}
 		unsigned bits = match_bits(p, key, false);
-		if (bits == all) {
+		if (bits == all && !is_dynamic(p->initiator) && !is_dynamic(p->responder)) {
 			*out = p;
 			return AS4_OK;
+		}
+		if (bits == all) {
+			/* a configured partner is more specific than "any access point" */
+			dyn = dyn != NULL ? dyn : p;
+			continue;
 		}
 		if (best == NULL || popcount(bits) > popcount(best_bits)) {
 			best = p;
 			best_bits = bits;
 		}
+	}
+	if (dyn != NULL) {
+		*out = dyn;
+		return AS4_OK;
 	}
 	if (test) {
 		/* the test service rule: parties alone choose the PMode */

@@ -35,11 +35,21 @@ struct as4_party_id {
 /*
  * A partner or ourselves, declared once in as4d.yaml `parties:` and referenced by name from
  * PModes.
+ *
+ * A dynamic party (`dynamic: true`) stands for every access point of a network rather than one
+ * partner (eDelivery Dynamic Sender / Dynamic Receiver): it has exactly one id, whose type is
+ * the PartyId type used on the wire (Peppol: urn:fdc:peppol.eu:2017:identifiers:ap) and whose
+ * value is NULL, because the value is the CN of the access point's certificate. It has no
+ * endpoint and no certificates. As a PMode responder it needs responder.discovery (the
+ * endpoint and certificate come from the SMP); as an initiator it matches any From PartyId of
+ * its type, and the receiving side requires the message's signer to chain to the AS4
+ * truststore and its CN to equal that PartyId.
  */
 struct as4_party {
 	const char *name;         /* configuration name, e.g. "region-h" */
-	struct as4_party_id *ids; /* >= 1 */
+	struct as4_party_id *ids; /* >= 1 (exactly 1, value NULL, when dynamic) */
 	size_t n_ids;
+	bool dynamic;              /* any access point of a network (see above) */
 	const char *endpoint;      /* MSH URL (responders we send to); NULL = none/discovery */
 	const char *cert_path;     /* AS4 signing/encryption certificate (PEM); NULL = none */
 	const char *tls_cert_path; /* pinned TLS server/client certificate; NULL = none */
@@ -139,7 +149,9 @@ const struct as4_pmode *as4_pmode_find(const struct as4_pmode_set *set, const ch
  *
  * Rules in detail (docs/admin-guide.md "How a PMode is chosen"):
  * - A party matches when at least one PartyId sent (type and value, exact) is one of the
- *   party's configured ids; roles, service, service type, action, agreement and its type are
+ *   party's configured ids; a dynamic party matches any non-empty PartyId of its type, and a
+ *   PMode that matches only through a dynamic party is chosen only when no PMode matches with
+ *   configured parties alone; roles, service, service type, action, agreement and its type are
  *   compared exactly; a PMode without agreement matches only messages without AgreementRef;
  *   a missing MPC is the default MPC.
  * - AgreementRef/@pmode naming one of our PModes restricts the choice to that PMode; a value
