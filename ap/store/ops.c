@@ -105,6 +105,17 @@ static void state_counter(struct stxn *t, enum as4_msg_state s, int64_t delta)
 	}
 }
 
+/* The per-PMode count of rec's state ("pcnt/<state>/<pmode>"); ids too long for a key skip. */
+static void pmode_counter(struct stxn *t, const struct as4_msgrec *rec, int64_t delta)
+{
+	char name[PCNT_KEY_MAX];
+	if (rec->pmode_id != NULL && rec->pmode_id[0] != '\0' &&
+	    as4_str_fmt(name, sizeof(name), "pcnt/%u/%s", (unsigned)rec->state, rec->pmode_id) ==
+	            AS4_OK) {
+		store_tx_counter_add(t, name, delta);
+	}
+}
+
 /*
  * Add (or remove) everything derived from rec's current fields: search indexes, the due
  * entry, inbox membership and the per-state counters. Called with add=false before a record
@@ -138,6 +149,7 @@ static void derived(struct stxn *t, const struct as4_msgrec *rec, bool add)
 		store_tx_counter_add(t, "inbox", add ? 1 : -1);
 	}
 	state_counter(t, rec->state, add ? 1 : -1);
+	pmode_counter(t, rec, add ? 1 : -1);
 }
 
 /* A new spool file becomes referenced by message id. */
@@ -643,6 +655,39 @@ static void op_purge(struct stxn *t, struct wop *op)
 	free(ids);
 }
 
+static void op_delete_payloads(struct stxn *t, struct wop *op)
+{
+	struct as4_msgrec r;
+	if (!store_tx_load(t, op->id, &r)) {
+		return;
+	}
+	if (op->states != 0 && (op->states & (1u << r.state)) == 0) {
+		store_tx_fail(t, AS4_E_STATE, "store: message %llu is %s",
+		              (unsigned long long)op->id, as4_msg_state_text(r.state));
+		as4_msgrec_cleanup(&r);
+		return;
+	}
+	size_t files = 0;
+	for (size_t j = 0; j < r.n_payloads; j++) {
+		files += r.payloads[j].file != NULL;
+	}
+	if (files > 0) {
+		derived(t, &r, false);
+		for (size_t j = 0; j < r.n_payloads; j++) {
+			file_forget(t, &op->unlink, r.payloads[j].file);
+			free(r.payloads[j].file);
+			r.payloads[j].file = NULL;
+		}
+		int64_t now = as4_time_now_ms();
+		r.purged_ms = now;
+		derived(t, &r, true);
+		tx_event(t, &r, r.state, op->s1, NULL, NULL, now);
+		tx_save(t, &r);
+	}
+	op->out_n = files;
+	as4_msgrec_cleanup(&r);
+}
+
 static void op_audit(struct stxn *t, struct wop *op)
 {
 	uint64_t seq = store_tx_counter(t, "audit_seq") + 1;
@@ -693,6 +738,9 @@ void store_op_run(struct stxn *t, struct wop *op)
 		break;
 	case WOP_PURGE:
 		op_purge(t, op);
+		break;
+	case WOP_DELETE_PAYLOADS:
+		op_delete_payloads(t, op);
 		break;
 	case WOP_AUDIT:
 		op_audit(t, op);

@@ -894,3 +894,103 @@ as4_err as4_store_stats(struct as4_store *st, struct as4_store_stats *s, struct 
 	store_rd_end(st, txn);
 	return err;
 }
+
+void as4_store_pmode_counts_free(struct as4_store_pmode_count *c, size_t n)
+{
+	for (size_t i = 0; c != NULL && i < n; i++) {
+		free(c[i].pmode);
+	}
+	free(c);
+}
+
+as4_err as4_store_pmode_counts(struct as4_store *st, struct as4_store_pmode_count **out, size_t *n,
+                               struct as4_diag *d)
+{
+	*out = NULL;
+	*n = 0;
+	struct as4_store_pmode_count *v = NULL;
+	size_t cnt = 0, cap = 0;
+	MDB_txn *txn;
+	MDB_cursor *c = NULL;
+	as4_err err = store_rd_begin(st, &txn, d);
+	if (err != AS4_OK) {
+		return err;
+	}
+	int rc = mdb_cursor_open(txn, st->db[DB_META], &c);
+	if (rc != MDB_SUCCESS) {
+		err = store_fail(d, rc, "open meta cursor");
+		goto out;
+	}
+	static const char pre[] = "pcnt/";
+	MDB_val key = {sizeof(pre) - 1, (void *)(uintptr_t)pre}, val;
+	rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+	/* keys sort by state digit, then PMode id: collect, then order by PMode id */
+	while (rc == MDB_SUCCESS && key.mv_size > sizeof(pre) + 1 &&
+	       memcmp(key.mv_data, pre, sizeof(pre) - 1) == 0) {
+		const char *k = (const char *)key.mv_data + sizeof(pre) - 1;
+		size_t kn = key.mv_size - (sizeof(pre) - 1);
+		const char *slash = memchr(k, '/', kn);
+		uint64_t state = 0;
+		char num[8];
+		size_t dn = slash != NULL ? (size_t)(slash - k) : 0;
+		if (slash == NULL || dn == 0 || dn >= sizeof(num) || val.mv_size != 8) {
+			err = as4_diag_set(d, AS4_E_CORRUPT, "store: malformed PMode counter");
+			goto out;
+		}
+		memcpy(num, k, dn);
+		num[dn] = '\0';
+		uint64_t count = store_be64_get(val.mv_data);
+		if (as4_parse_u64(num, AS4_ST__COUNT - 1, &state) != AS4_OK || state == 0) {
+			err = as4_diag_set(d, AS4_E_CORRUPT, "store: malformed PMode counter");
+			goto out;
+		}
+		if (count > 0) {
+			if (cnt == cap) {
+				size_t ncap = cap ? cap * 2 : 32;
+				struct as4_store_pmode_count *nv = realloc(v, ncap * sizeof(*v));
+				if (nv == NULL) {
+					err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+					goto out;
+				}
+				v = nv;
+				cap = ncap;
+			}
+			v[cnt].pmode = as4_str_ndup(slash + 1, kn - dn - 1);
+			v[cnt].state = (enum as4_msg_state)state;
+			v[cnt].count = count;
+			if (v[cnt].pmode == NULL) {
+				err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+				goto out;
+			}
+			cnt++;
+		}
+		rc = mdb_cursor_get(c, &key, &val, MDB_NEXT);
+	}
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+		err = store_fail(d, rc, "read PMode counters");
+		goto out;
+	}
+	/* insertion sort by (PMode, state): a few dozen entries */
+	for (size_t i = 1; i < cnt; i++) {
+		struct as4_store_pmode_count x = v[i];
+		size_t j = i;
+		while (j > 0) {
+			int cmp = strcmp(v[j - 1].pmode, x.pmode);
+			if (cmp < 0 || (cmp == 0 && v[j - 1].state < x.state)) {
+				break;
+			}
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	cnt = 0;
+out:
+	mdb_cursor_close(c);
+	store_rd_end(st, txn);
+	as4_store_pmode_counts_free(v, cnt);
+	return err;
+}

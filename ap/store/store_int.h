@@ -5,7 +5,8 @@
  *
  * On-disk layout (all integers in keys are big-endian so that byte order is numeric order):
  *   meta      text key -> value: "format" (u32 format version), "next_id", "audit_seq",
- *             "cnt/<state>" (u64 message counts), "inbox", "dedup", "spool_bytes", "msgs"
+ *             "cnt/<state>" (u64 message counts), "pcnt/<state>/<pmode id>" (u64 message
+ *             counts per PMode), "inbox", "dedup", "spool_bytes", "msgs"
  *   msg       id(8) -> record (codec below)
  *   events    id(8) seq(4) -> event
  *   due       due_ms(8) id(8) -> peer key (so a claim skips backing-off peers without
@@ -56,6 +57,9 @@
 #define STORE_PEER_MAX  2048u  /* peer key */
 #define STORE_LIMIT_MAX 10000u /* records per claim */
 #define STORE_PAGE_MAX  1000u  /* records per list/search page */
+
+/* Longest meta key of a per-PMode counter ("pcnt/<state>/<pmode id>"); longer ids skip it. */
+#define PCNT_KEY_MAX 480u
 
 /* Index keys: values longer than IKEY_MAX are shortened (see the layout above). */
 #define IKEY_MAX    256u
@@ -125,6 +129,7 @@ enum wop_kind {
 	WOP_GROW,
 	WOP_NOTE_ADD,
 	WOP_NOTE_DONE,
+	WOP_DELETE_PAYLOADS,
 };
 
 /* One queued write operation. Owned by the caller that enqueued it. */
@@ -156,6 +161,9 @@ struct wop {
 
 	/* WOP_GROW */
 	uint64_t bytes;
+
+	/* WOP_DELETE_PAYLOADS (id, s1 = reason; out_n = files deleted) */
+	uint32_t states;
 
 	/* files to delete once the commit is durable (replaced or purged) */
 	struct name_list unlink;

@@ -449,3 +449,27 @@ as4_err as4_store_note_done(struct as4_store *st, uint64_t seq, struct as4_diag 
 	store_wop_cleanup(&op);
 	return err;
 }
+
+as4_err as4_store_delete_payloads(struct as4_store *st, uint64_t id, uint32_t states,
+                                  const char *reason, size_t *n, struct as4_diag *d)
+{
+	if (n != NULL) {
+		*n = 0;
+	}
+	as4_err err = check_text(reason, "reason", true, d);
+	if (err != AS4_OK) {
+		return err;
+	}
+	struct wop op;
+	store_wop_init(&op, WOP_DELETE_PAYLOADS);
+	op.id = id;
+	op.states = states;
+	op.s1 = reason;
+	err = result(&op, store_writer_submit(st, &op), d);
+	if (n != NULL && err == AS4_OK) {
+		*n = op.out_n;
+	}
+	op.out_n = 0;
+	store_wop_cleanup(&op);
+	return err;
+}

@@ -515,6 +515,21 @@ AS4_MUST_CHECK as4_err as4_store_purge_payloads(struct as4_store *st,
 AS4_MUST_CHECK as4_err as4_store_spool_gc(struct as4_store *st, int64_t min_age_ms, size_t *n,
                                           struct as4_diag *d);
 
+/*
+ * Delete the payload files of one message at an administrator's request (e.g. data that must
+ * not be kept any longer), as retention does: the record, its events, its Receipt and its raw
+ * message are kept; the payloads keep size and sha256 and lose their file name; purged_ms is
+ * set; an event with reason (required, e.g. "payloads deleted by admin ops") is logged in
+ * the same transaction. states: bit mask (1u << state) of the states the message must be in
+ * (0 = any), so the caller can refuse messages whose payloads are still needed. Files are
+ * unlinked after the commit is durable. *n (may be NULL): payload files deleted (0 when they
+ * were already gone; no event is logged then). Blocks until durable.
+ * AS4_E_NOTFOUND, AS4_E_STATE (not in states), AS4_E_INVAL (no reason), AS4_E_LIMIT,
+ * AS4_E_SPACE, AS4_E_IO, AS4_E_BUSY, AS4_E_CORRUPT.
+ */
+AS4_MUST_CHECK as4_err as4_store_delete_payloads(struct as4_store *st, uint64_t id, uint32_t states,
+                                                 const char *reason, size_t *n, struct as4_diag *d);
+
 /* ---- Search -------------------------------------------------------------------------------- */
 
 /*
@@ -666,6 +681,27 @@ struct as4_store_stats {
  */
 AS4_MUST_CHECK as4_err as4_store_stats(struct as4_store *st, struct as4_store_stats *s,
                                        struct as4_diag *d);
+
+/* Messages in one state with one PMode id (for metrics by PMode). */
+struct as4_store_pmode_count {
+	char *pmode; /* PMode id as recorded with the messages (heap, owned by the array) */
+	enum as4_msg_state state;
+	uint64_t count; /* messages now in this state with this PMode */
+};
+
+/*
+ * Message counts per (PMode, state), maintained with every change like the per-state counts
+ * (so the cost is O(PModes x states), not O(messages)); pairs whose count is 0 are left out,
+ * as are messages without a PMode id. Ordered by PMode id, then state. *out: heap array of
+ * *n entries (free with as4_store_pmode_counts_free(); NULL when none).
+ * AS4_E_IO, AS4_E_CORRUPT, AS4_E_NOMEM.
+ */
+AS4_MUST_CHECK as4_err as4_store_pmode_counts(struct as4_store *st,
+                                              struct as4_store_pmode_count **out, size_t *n,
+                                              struct as4_diag *d);
+
+/* Free an array from as4_store_pmode_counts(). NULL ok. */
+void as4_store_pmode_counts_free(struct as4_store_pmode_count *c, size_t n);
 
 /*
  * Enlarge the LMDB map to bytes (> the current size) now, e.g. after AS4_E_SPACE. Waits until

@@ -1184,6 +1184,105 @@ static void test_retention_and_gc(void **state)
 	as4_store_close(st);
 }
 
+static void test_delete_payloads_and_pmode_counts(void **state)
+{
+	(void)state;
+	struct as4_store *st = open_store(NULL);
+	struct as4_diag d;
+	as4_diag_init(&d);
+	uint64_t a = submit(st, "del-a@x", NULL, 0);
+	uint64_t b = submit(st, "del-b@x", NULL, 0);
+	struct as4_msgrec r;
+	mkrec(&r, AS4_DIR_IN, "del-in@x", 2);
+	assert_true(store_str_set(&r.pmode_id, "other-pmode"));
+	struct as4_blob pl[2], raw, rcpt;
+	as4_blob_borrow(&pl[0], "one", 3);
+	as4_blob_borrow(&pl[1], "two", 3);
+	as4_blob_borrow(&raw, "raw", 3);
+	as4_blob_borrow(&rcpt, "receipt", 7);
+	struct as4_store_put p = {.payloads = pl, .raw = &raw, .receipt = &rcpt};
+	assert_int_equal(as4_store_put_inbound(st, &r, &p, NULL, D), AS4_OK);
+
+	/* Counts per PMode follow every change, ordered by PMode then state. */
+	struct as4_store_pmode_count *c = NULL;
+	size_t n = 0;
+	assert_int_equal(as4_store_pmode_counts(st, &c, &n, D), AS4_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(c[0].pmode, "medcom-fhir");
+	assert_int_equal(c[0].state, AS4_ST_QUEUED);
+	assert_int_equal(c[0].count, 2);
+	assert_string_equal(c[1].pmode, "other-pmode");
+	assert_int_equal(c[1].state, AS4_ST_RECEIVED);
+	assert_int_equal(c[1].count, 1);
+	as4_store_pmode_counts_free(c, n);
+	struct as4_store_update u = {.to = AS4_ST_FAILED, .reason = "test"};
+	assert_int_equal(as4_store_transition(st, b, &u, D), AS4_OK);
+	assert_int_equal(as4_store_pmode_counts(st, &c, &n, D), AS4_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(c[0].state, AS4_ST_QUEUED);
+	assert_int_equal(c[0].count, 1);
+	assert_int_equal(c[1].state, AS4_ST_FAILED);
+	assert_int_equal(c[1].count, 1);
+	as4_store_pmode_counts_free(c, n);
+
+	/* Refused in a state the caller excludes; nothing changes. */
+	char p0[4200], rawp[4200];
+	assert_int_equal(as4_store_spool_path(st, r.payloads[0].file, p0, sizeof(p0), D), AS4_OK);
+	assert_int_equal(as4_store_spool_path(st, r.raw_file, rawp, sizeof(rawp), D), AS4_OK);
+	size_t files = 9;
+	assert_int_equal(as4_store_delete_payloads(st, r.id, 1u << AS4_ST_BACKEND_ACKED, "by admin",
+	                                           &files, D),
+	                 AS4_E_STATE);
+	assert_int_equal(files, 0);
+	assert_int_equal(access(p0, F_OK), 0);
+	assert_int_equal(as4_store_delete_payloads(st, r.id, 0, NULL, &files, D), AS4_E_INVAL);
+	assert_int_equal(as4_store_delete_payloads(st, 999999, 0, "x", &files, D), AS4_E_NOTFOUND);
+
+	/* Deleted: files gone after the commit, evidence and metadata kept, one event logged. */
+	assert_int_equal(
+	        as4_store_delete_payloads(st, r.id, 0, "payloads deleted by admin", &files, D),
+	        AS4_OK);
+	assert_int_equal(files, 2);
+	assert_int_equal(access(p0, F_OK), -1);
+	assert_int_equal(access(rawp, F_OK), 0);
+	struct as4_msgrec g;
+	assert_int_equal(as4_store_get(st, r.id, &g, D), AS4_OK);
+	assert_null(g.payloads[0].file);
+	assert_null(g.payloads[1].file);
+	assert_int_equal(g.payloads[1].size, 3);
+	assert_true(g.purged_ms > 0);
+	assert_int_equal(g.state, AS4_ST_RECEIVED);
+	assert_non_null(g.receipt_file);
+	assert_file(st, g.raw_file, "raw", 3);
+	struct as4_store_event *ev = NULL;
+	size_t n_ev = 0;
+	assert_int_equal(as4_store_events(st, r.id, &ev, &n_ev, D), AS4_OK);
+	assert_string_equal(ev[n_ev - 1].reason, "payloads deleted by admin");
+	as4_store_events_free(ev, n_ev);
+	uint32_t events = g.n_events;
+	as4_msgrec_cleanup(&g);
+	/* A second deletion finds nothing and logs nothing. */
+	assert_int_equal(as4_store_delete_payloads(st, r.id, 0, "again", &files, D), AS4_OK);
+	assert_int_equal(files, 0);
+	assert_int_equal(as4_store_get(st, r.id, &g, D), AS4_OK);
+	assert_int_equal(g.n_events, events);
+	as4_msgrec_cleanup(&g);
+	struct as4_store_stats s;
+	assert_int_equal(as4_store_stats(st, &s, D), AS4_OK);
+	assert_int_equal(s.spool_bytes, 3 + 7 + 7 + 7); /* raw, receipt, two queued payloads */
+
+	/* The counters survive a restart. */
+	as4_store_close(st);
+	st = open_store(NULL);
+	assert_int_equal(as4_store_pmode_counts(st, &c, &n, D), AS4_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(c[2].pmode, "other-pmode");
+	as4_store_pmode_counts_free(c, n);
+	(void)a;
+	as4_msgrec_cleanup(&r);
+	as4_store_close(st);
+}
+
 static void test_map_full(void **state)
 {
 	(void)state;
@@ -1389,6 +1488,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_dedup_prune, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_retention_and_gc, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_delete_payloads_and_pmode_counts, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_notes, setup, teardown),
