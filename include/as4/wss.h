@@ -2,17 +2,32 @@
 /*
  * WS-Security for AS4 (L3): sealing (sign, then encrypt) an outgoing envelope with its
  * attachments, opening (decrypt, then verify) an incoming one, and signing/verifying signals.
- * Profile: eDelivery AS4 1.15 Common Profile (see ../shared/AS4-NOTES.md).
+ * Profile: eDelivery AS4 1.15 Common Profile, WS-Security 1.1 with the SwA Profile 1.1 (see
+ * ../shared/AS4-NOTES.md "WS-Security").
  *
  * The messaging layer builds the SOAP envelope and the parts; this module only adds or checks
  * the wsse:Security header and transforms part bytes (ciphertext <-> plaintext). It finds
  * eb:Messaging and S12:Body itself by namespace, so it does not depend on the message model.
  *
+ * What is sent: a BinarySecurityToken (X509v3, or X509PKIPathv1 with our chain), one
+ * xenc:EncryptedKey (xmlenc11#rsa-oaep with SHA-256 and MGF1-SHA256, or rsa-oaep-mgf1p) for
+ * the receiver's certificate (referenced by BST, IssuerSerial or SKI), one xenc:EncryptedData
+ * per attachment (AES-GCM, CipherReference cid: with Attachment-Ciphertext-Transform) and a
+ * ds:Signature (exc-C14N, rsa-sha256/384/512, SHA-256 references to eb:Messaging, the Body and
+ * every attachment with Attachment-Content-Signature-Transform). What is accepted: the same,
+ * with any of those variants, plus KeyIdentifier ThumbprintSHA1 and ds:X509Data forms.
+ *
+ * Nothing is ever fetched: references are same-document "#id" (resolved by ids whose
+ * uniqueness was checked) or "cid:" (the message's own parts); xmlsec's IO handlers are
+ * removed at global initialisation. Signature steps use xmlsec's c14n, digest and RSA
+ * transforms; the SwA transforms, RSA-OAEP and AES-GCM use OpenSSL 3 EVP.
+ *
  * Keys: private keys exist only inside struct as4_keystore (ap/wss/keystore.c, STYLE rule 23).
  * Certificates are OpenSSL X509 objects; functions that keep one take their own reference.
  *
- * Thread-safety: keystores and truststores are immutable after loading and may be shared by
- * threads; each seal/open call works on its own document and parts.
+ * Thread-safety: after as4_wss_global_init(), every function may run concurrently on
+ * different documents and parts. Keystores and truststores are immutable once loaded (or
+ * made) and may be shared by threads; each seal/open call works on its own document and parts.
  */
 #pragma once
 
@@ -31,10 +46,15 @@
 #include "as4/limits.h"
 #include "as4/part.h"
 
-/* One-time xmlsec/OpenSSL set-up; call from main after as4_xml_global_init(). */
+/*
+ * One-time xmlsec/OpenSSL set-up (STYLE rule 13); call from main after as4_xml_global_init()
+ * and before threads start. Removes xmlsec's file/network IO handlers and silences its
+ * stderr error output. A second call is a no-op. AS4_E_INTERNAL when xmlsec cannot start
+ * (or its library does not match the headers). Not thread-safe.
+ */
 AS4_MUST_CHECK as4_err as4_wss_global_init(void);
 
-/* Undo as4_wss_global_init() at exit. */
+/* Undo as4_wss_global_init() at exit, after every thread using this module has stopped. */
 void as4_wss_global_cleanup(void);
 
 /* ---- Keystore: our private key and certificate (chain) ------------------------------- */
@@ -42,15 +62,22 @@ void as4_wss_global_cleanup(void);
 struct as4_keystore;
 
 /*
- * Load a private key (PEM: PKCS#8 or PKCS#1) and its certificate chain (PEM; the first
- * certificate is ours, the rest its issuers). The key file must not be readable by group or
- * others (AS4_E_CONFIG with a diagnostic naming the file), the key must match the certificate
- * and RSA keys must have at least 2048 bits. On success *out owns the new keystore.
+ * Load a private key (unencrypted PEM: PKCS#8 or PKCS#1; RSA of at least 2048 bits) and its
+ * certificate chain (PEM, or one DER certificate; the first certificate is ours, the rest its
+ * issuers, used for X509PKIPathv1 tokens). The key file is read through one descriptor whose
+ * mode must give group and others no access at all (STYLE rule 23); the PEM text is wiped
+ * after parsing. Errors, each with a diagnostic naming the file: AS4_E_CONFIG (missing or
+ * unreadable file, mode too open, encrypted or non-RSA or short key, no certificate, key and
+ * certificate do not match), AS4_E_INVAL (NULL path), AS4_E_NOMEM. On success *out owns the
+ * new keystore (as4_keystore_free); on failure *out is NULL. Thread-safe.
  */
 AS4_MUST_CHECK as4_err as4_keystore_load(const char *key_path, const char *cert_path,
                                          struct as4_keystore **out, struct as4_diag *d);
 
-/* Free a keystore, wiping key material (OPENSSL_cleanse). NULL ok. */
+/*
+ * Free a keystore: the key's numbers are cleared by OpenSSL as it is freed and the structure
+ * is wiped with OPENSSL_cleanse. NULL ok. No call may be using the keystore at the time.
+ */
 void as4_keystore_free(struct as4_keystore *ks);
 
 /*
@@ -60,7 +87,7 @@ void as4_keystore_free(struct as4_keystore *ks);
  */
 X509 *as4_keystore_cert(const struct as4_keystore *ks);
 
-/* Issuer chain after our certificate (may be empty); borrowed. */
+/* Issuer chain after our certificate (may be empty, never NULL); borrowed like the cert. */
 STACK_OF(X509) * as4_keystore_chain(const struct as4_keystore *ks);
 
 /*
@@ -97,7 +124,10 @@ struct as4_truststore;
 
 /*
  * Load trusted certificates from PEM or DER files (each file may hold several PEM blocks).
- * *out owns the new truststore. AS4_E_CONFIG naming the file on any unreadable certificate.
+ * Every certificate loaded is a trust anchor (partial chains accepted: a Peppol-style
+ * truststore holding an intermediate CA, or a partner's own certificate, works as expected).
+ * *out owns the new truststore (as4_truststore_free). Errors: AS4_E_CONFIG naming the file
+ * (unreadable, no certificate, a damaged PEM block), AS4_E_NOMEM. Thread-safe.
  */
 AS4_MUST_CHECK as4_err as4_truststore_load(const char *const *paths, size_t n_paths,
                                            struct as4_truststore **out, struct as4_diag *d);
@@ -106,9 +136,11 @@ AS4_MUST_CHECK as4_err as4_truststore_load(const char *const *paths, size_t n_pa
 void as4_truststore_free(struct as4_truststore *ts);
 
 /*
- * Check that cert chains to the truststore (intermediates may come from `untrusted`) and that
- * every certificate is valid at at_ms (0 = now). AS4_E_UNTRUSTED with a diagnostic naming the
- * subject and the reason.
+ * Check that cert chains to the truststore (intermediates may come from `untrusted`, e.g. the
+ * rest of an X509PKIPathv1 token; borrowed, may be NULL) and that every certificate on the
+ * path is valid at at_ms (ms since the epoch; 0 = now). Revocation is not checked.
+ * AS4_E_UNTRUSTED with a diagnostic naming the subject and OpenSSL's reason ("certificate has
+ * expired", "unable to get local issuer certificate", ...); AS4_E_NOMEM. Thread-safe.
  */
 AS4_MUST_CHECK as4_err as4_truststore_verify(const struct as4_truststore *ts, X509 *cert,
                                              STACK_OF(X509) * untrusted, int64_t at_ms,
@@ -131,43 +163,53 @@ struct as4_signed_ref {
 	char *digest_value;  /* base64 as in the XML, whitespace removed (heap) */
 };
 
-/* A list of references; free with as4_signed_refs_cleanup(). */
+/* A list of references (all heap, owned by the list); free with as4_signed_refs_cleanup(). */
 struct as4_signed_refs {
 	struct as4_signed_ref *refs;
 	size_t n;
 	/*
-	 * The ds:Reference elements serialised exactly as they appear in SignedInfo (one
-	 * fragment per reference, with the namespace declarations they need), for copying into
-	 * ebbp:MessagePartNRInformation. Heap; n entries (empty strings when not available).
+	 * The ds:Reference elements of SignedInfo, each as its exclusive C14N (a standalone
+	 * fragment declaring the namespaces it uses), for copying into
+	 * ebbp:MessagePartNRInformation. Heap; n entries.
 	 */
 	char **xml;
 };
 
-/* Release a reference list. NULL ok. */
+/* Release a reference list; it is empty (zeroed) afterwards. NULL ok. */
 void as4_signed_refs_cleanup(struct as4_signed_refs *r);
 
 /* ---- Sealing (sender) ------------------------------------------------------------------ */
 
+/* How to seal; everything borrowed for the duration of the call. */
 struct as4_wss_seal_params {
 	const struct as4_keystore *signer; /* NULL: do not sign */
 	enum as4_sig_alg sig_alg;
 	bool pkipath;      /* BST as X509PKIPathv1 with our chain, else X509v3 */
-	X509 *encrypt_for; /* receiver certificate; NULL: do not encrypt */
+	X509 *encrypt_for; /* receiver certificate (RSA >= 2048 bits); NULL: do not encrypt */
 	enum as4_key_transport key_transport;
 	enum as4_data_alg data_alg;
 	enum as4_keyref encrypt_keyref; /* how EncryptedKey refers to the receiver cert */
 	const char *spool_dir;          /* for large ciphertexts (borrowed; NULL = memory) */
-	size_t spool_threshold;
+	size_t spool_threshold;         /* ciphertexts above this go to spool_dir (0 = 1 MiB) */
 };
 
 /*
- * Seal env in place with its attachment parts (parts[0..n): payloads only, not the SOAP root):
- * add wsu:Id to eb:Messaging and S12:Body if missing, sign (references: eb:Messaging, Body,
- * every part with Attachment-Content-Signature-Transform), then encrypt every part
- * (AES-GCM, one EncryptedKey) replacing its bytes with IV||ciphertext||tag and its
- * content_type with application/octet-stream. Compression has already happened.
- * On success *signed_refs (may be NULL) receives the references as signed, for checking the
- * Receipt's NRI later.
+ * Seal env in place with its attachment parts (parts[0..n): payloads only, not the SOAP root;
+ * each with a Content-ID that needs no escaping in a cid: URI): add a wsse:Security header
+ * (mustUnderstand) first in the SOAP Header, wsu:Id on eb:Messaging and the Body if missing,
+ * sign (references: eb:Messaging, Body, every part with Attachment-Content-Signature-
+ * Transform; the digests are over the parts as they are, i.e. after compression), then
+ * encrypt every part (a fresh AES-GCM key and IV, one EncryptedKey) replacing its bytes with
+ * IV||ciphertext||tag (a heap or spooled blob owned by the part) and its content_type with
+ * "application/octet-stream" (static). With neither signer nor (encrypt_for and parts) it is
+ * a no-op. On success *signed_refs (may be NULL) receives the references as signed, for
+ * checking the Receipt's NRI later (caller cleans up).
+ * Errors: AS4_E_INVAL (missing argument, no eb:Messaging, unusable Content-ID), AS4_E_STATE
+ * (env already has a wsse:Security header), AS4_E_XML (not a SOAP envelope), AS4_E_CONFIG
+ * (receiver certificate not RSA >= 2048), AS4_E_CRYPTO (RNG, signing), AS4_E_NOMEM, spool
+ * errors (AS4_E_IO, AS4_E_SPACE, AS4_E_LIMIT). On failure env is partly modified and must be
+ * discarded; the parts keep their bytes (they change only when everything succeeded).
+ * Thread-safe for different env/parts.
  */
 AS4_MUST_CHECK as4_err as4_wss_seal(const struct as4_wss_seal_params *p, xmlDoc *env,
                                     struct as4_part *parts, size_t n_parts,
@@ -175,6 +217,7 @@ AS4_MUST_CHECK as4_err as4_wss_seal(const struct as4_wss_seal_params *p, xmlDoc 
 
 /* ---- Opening (receiver) --------------------------------------------------------------- */
 
+/* How to open; everything borrowed for the duration of the call. */
 struct as4_wss_open_params {
 	struct as4_keystore *const *decrypt_keys; /* ours; several during a key rollover */
 	size_t n_decrypt_keys;
@@ -187,10 +230,11 @@ struct as4_wss_open_params {
 	bool structural_only;    /* inspect without trust material: check, but do not require
 	                            a trusted signer (as4ctl without --cert/--trust) */
 	int64_t at_ms;           /* time for certificate validity; 0 = now */
-	unsigned min_rsa_bits;   /* key-size floor; 0 = 2048 */
-	const struct as4_limits *limits;
-	const char *spool_dir; /* for large plaintexts (borrowed; NULL = memory) */
-	size_t spool_threshold;
+	unsigned min_rsa_bits;   /* key-size floor for the signer; 0 = 2048 */
+	const struct as4_limits *limits; /* XML attachments are parsed under these (NULL =
+	                                    defaults); max_xml_nodes bounds the Id count */
+	const char *spool_dir;           /* for large plaintexts (borrowed; NULL = memory) */
+	size_t spool_threshold; /* plaintexts above this go to spool_dir (0 = limits' threshold) */
 	/*
 	 * Where the content_type strings of decrypted parts are copied (the message arena);
 	 * NULL = they point into env (EncryptedData/@MimeType) and live as long as env does.
@@ -198,6 +242,7 @@ struct as4_wss_open_params {
 	struct as4_arena *arena;
 };
 
+/* What opening found; strings and the signer are owned by the result. */
 struct as4_wss_open_result {
 	bool has_security;           /* a wsse:Security header was present */
 	bool signed_msg;             /* a ds:Signature was present */
@@ -217,34 +262,59 @@ struct as4_wss_open_result {
 	bool decryption_ok;          /* every EncryptedData decrypted */
 	char *key_transport_alg;     /* EncryptedKey algorithm URI (heap) or NULL */
 	char *data_alg;              /* EncryptedData algorithm URI (heap) or NULL */
-	size_t parts_decrypted;
+	size_t parts_decrypted;      /* attachments replaced by their plaintext */
 };
 
-/* Zero a result. */
+/* Zero a result (owns nothing afterwards). */
 void as4_wss_open_result_init(struct as4_wss_open_result *r);
 
-/* Release a result. NULL ok. */
+/* Release what a result owns; it is zeroed afterwards. NULL ok. */
 void as4_wss_open_result_cleanup(struct as4_wss_open_result *r);
 
 /*
- * Open env with its attachment parts: decrypt every EncryptedData (replacing part bytes with
- * plaintext, content_type with EncryptedData/@MimeType, setting part->decrypted), then verify
- * the signature: exactly one ds:Signature in wsse:Security, every reference resolving to a
- * unique Id, the references covering exactly the eb:Messaging, the Body and every part;
- * signer resolved from BST (X509v3 / X509PKIPathv1), IssuerSerial or SKI, trusted and valid
- * at at_ms. Fills *res as far as it got, also on failure. Errors:
+ * Open env with its attachment parts (parts[0..n): the attachments, not the SOAP root), in
+ * this order:
+ *  1. PMode policy: require_signature without a ds:Signature, or require_encryption with an
+ *     attachment that no EncryptedData covers -> AS4_E_POLICY.
+ *  2. Ids: every Id/wsu:Id/ID/xml:id value unique (else AS4_E_SIG_INVALID), then registered.
+ *  3. Signature structure and signer (before any private-key operation): exactly one
+ *     ds:Signature in the one wsse:Security; exc-C14N, rsa-sha256/384/512, SHA-256/384/512
+ *     only; every reference "#id" (one exc-c14n transform) or "cid:" (one Attachment-Content-
+ *     Signature-Transform), covering exactly the eb:Messaging and Body being processed and
+ *     every part once; exactly one eb:Messaging and one Body in the whole document; signer
+ *     from BST (X509v3 / X509PKIPathv1), KeyIdentifier (SKI, thumbprint), IssuerSerial or
+ *     X509Data, RSA of at least min_rsa_bits, trusted (an accepted certificate valid at
+ *     at_ms, or a path to trust valid at at_ms) unless structural_only.
+ *  4. Decryption of every EncryptedData into its part (plaintext blob owned by the part,
+ *     content_type from @MimeType (copied to arena when given), part->decrypted set), the
+ *     EncryptedKey unwrapped with the decryption key its KeyInfo names (each key in turn
+ *     when it names none). The parts change only when every one decrypted.
+ *  5. Every reference digest (attachments over their plaintext, SwA 1.1 §5.4.2) and the
+ *     SignatureValue.
+ * Fills *res as far as it got, also on failure; *res must own nothing on entry (it is
+ * zeroed first: use as4_wss_open_result_init(), or _cleanup() before reusing one).
+ * Errors, each with a diagnostic for the peer's administrator (no secrets, no payload):
  *   AS4_E_POLICY       security missing or weaker than required (EBMS:0103)
- *   AS4_E_SIG_INVALID  signature/reference invalid, wrapping, unknown algorithm (EBMS:0101)
- *   AS4_E_UNTRUSTED    signer not trusted or not valid at at_ms (EBMS:0101)
- *   AS4_E_DECRYPT      key unwrap or data decryption failed (EBMS:0102)
+ *   AS4_E_SIG_INVALID  signature/reference invalid, wrapping, duplicate ids, algorithm not
+ *                      allowed, external URI, oversized base64 (EBMS:0101)
+ *   AS4_E_UNTRUSTED    signer unknown, not trusted, key too short, or not valid at at_ms
+ *                      (EBMS:0101)
+ *   AS4_E_DECRYPT      no key, key unwrap or AES-GCM tag failure, algorithm not accepted,
+ *                      XML element encryption (EBMS:0102)
+ *   AS4_E_MIME         an EncryptedData names an attachment the message does not have
+ *   AS4_E_XML          env is not a SOAP envelope; AS4_E_INVAL, AS4_E_NOMEM, AS4_E_LIMIT,
+ *                      spool errors.
+ * Thread-safe for different env/parts/res.
  */
 AS4_MUST_CHECK as4_err as4_wss_open(const struct as4_wss_open_params *p, xmlDoc *env,
                                     struct as4_part *parts, size_t n_parts,
                                     struct as4_wss_open_result *res, struct as4_diag *d);
 
 /*
- * Sign a signal envelope (Receipt or Error, no attachments) in place: references to
- * eb:Messaging and S12:Body (wsu:Ids added if missing), exc-C14N, sig_alg, BST of signer.
+ * Sign a signal envelope (Receipt or Error, no attachments) in place: a wsse:Security header
+ * with the signer's BST (X509v3) and a ds:Signature (exc-C14N, sig_alg, SHA-256 references to
+ * eb:Messaging and the Body, wsu:Ids added if missing). Errors as as4_wss_seal() (AS4_E_STATE
+ * when env is already signed). Thread-safe for different env.
  */
 AS4_MUST_CHECK as4_err as4_wss_sign_signal(const struct as4_keystore *signer,
                                            enum as4_sig_alg sig_alg, xmlDoc *env,
