@@ -7,6 +7,7 @@
 
 #include <openssl/pem.h>
 
+#include "as4/discovery.h"
 #include "as4/log.h"
 
 const double as4_latency_bounds_ms[12] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, -1};
@@ -40,6 +41,7 @@ static void runtime_free(struct as4_runtime *rt)
 	}
 	free(rt->decrypt);
 	as4_truststore_free(rt->trust);
+	as4_discovery_clients_free(rt->smp, rt->cfg->discovery.n_networks);
 	as4_config_free(rt->cfg);
 	free(rt);
 }
@@ -117,6 +119,10 @@ as4_err as4_runtime_new(struct as4_config *cfg, struct as4_runtime **out, struct
 				goto out;
 			}
 		}
+	}
+	err = as4_discovery_clients_new(cfg, &rt->smp, d);
+	if (err != AS4_OK) {
+		goto out;
 	}
 	*out = rt;
 	rt = NULL;

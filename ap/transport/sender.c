@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "as4/ap.h"
+#include "as4/discovery.h"
 #include "as4/http_client.h"
 #include "as4/log.h"
 #include "as4/msg.h"
@@ -447,7 +448,13 @@ static void *worker_main(void *arg)
 					        recs[i].message_id, as4_diag_text(&d));
 				}
 			} else {
-				try_send(ap, http, rt, pm, &recs[i], &a, &sealed);
+				/* discovery.c: endpoint and certificate first (a failed lookup
+				 * is settled like a failed send) */
+				a.err = as4_discovery_resolve(ap, rt, pm, &recs[i], &a.diag);
+				if (a.err == AS4_OK) {
+					try_send(ap, http, rt, pm, &recs[i], &a, &sealed);
+					as4_discovery_attempted(rt, pm, &recs[i], a.err);
+				}
 				settle(ap, pm, &recs[i], &a, sealed);
 			}
 			as4_msg_out_free(sealed);

@@ -27,6 +27,8 @@
 #include "as4/store.h"
 #include "as4/wss.h"
 
+struct as4_smp_client;
+
 /* Configuration plus the key material loaded for it. Immutable; reference-counted. */
 struct as4_runtime {
 	struct as4_config *cfg;        /* one reference */
@@ -35,12 +37,15 @@ struct as4_runtime {
 	size_t n_decrypt;
 	struct as4_truststore *trust; /* AS4 signer CAs; NULL when none configured */
 	X509 **party_certs;           /* per cfg->parties[i]; NULL when none configured */
+	/* SMP clients per cfg->discovery.networks[i] (as4/discovery.h); NULL when none */
+	struct as4_smp_client **smp;
 	atomic_uint refs;
 };
 
 /*
- * Load the key material for cfg (takes over the caller's reference to cfg, also on failure).
- * Errors: AS4_E_CONFIG with a diagnostic naming the file.
+ * Load the key material for cfg and make its discovery networks' SMP clients (takes over the
+ * caller's reference to cfg, also on failure).
+ * Errors: AS4_E_CONFIG with a diagnostic naming the file or the network.
  */
 AS4_MUST_CHECK as4_err as4_runtime_new(struct as4_config *cfg, struct as4_runtime **out,
                                        struct as4_diag *d);
