@@ -872,6 +872,18 @@ as4_err wss_decrypt(const struct as4_wss_open_params *p, const struct wss_env *e
 			}
 		}
 		if (k == NULL) {
+			/*
+			 * eDelivery AS4 sends one EncryptedKey; a few are tolerated, but each costs
+			 * a private-key operation, so a message cannot make us spend one per part.
+			 */
+			if (n_keys == WSS_MAX_ENCRYPTED_KEYS) {
+				err = as4_diag_set(
+				        d, AS4_E_DECRYPT,
+				        "the attachments are encrypted under more than %u "
+				        "EncryptedKey elements",
+				        WSS_MAX_ENCRYPTED_KEYS);
+				goto out;
+			}
 			k = &keys[n_keys++];
 			k->ek = ek;
 			if (res->key_transport_alg == NULL) {

@@ -70,12 +70,13 @@
 
 /* ---- Caps on untrusted base64 text in the security header (before decoding) ---------- */
 
-#define WSS_MAX_TOKEN_B64 (64u * 1024) /* BinarySecurityToken: a certificate or a short path */
-#define WSS_MAX_KEY_B64   (4u * 1024)  /* EncryptedKey CipherValue (RSA-16384 = 2732 chars) */
-#define WSS_MAX_SMALL_B64 512u         /* DigestValue, KeyIdentifier, OAEPparams */
-#define WSS_MAX_ID_LEN    256u         /* an Id / wsu:Id value */
-#define WSS_MAX_REFS      1024u        /* ds:Reference elements in one SignedInfo */
-#define WSS_MAX_PKIPATH   8u           /* certificates in one X509PKIPathv1 token */
+#define WSS_MAX_TOKEN_B64      (64u * 1024) /* BinarySecurityToken: a certificate or a short path */
+#define WSS_MAX_KEY_B64        (4u * 1024)  /* EncryptedKey CipherValue (RSA-16384 = 2732 chars) */
+#define WSS_MAX_SMALL_B64      512u         /* DigestValue, KeyIdentifier, OAEPparams */
+#define WSS_MAX_ID_LEN         256u         /* an Id / wsu:Id value */
+#define WSS_MAX_REFS           1024u        /* ds:Reference elements in one SignedInfo */
+#define WSS_MAX_PKIPATH        8u           /* certificates in one X509PKIPathv1 token */
+#define WSS_MAX_ENCRYPTED_KEYS 4u           /* distinct EncryptedKeys unwrapped per message */
 
 /* Chunk size for streaming digests and AES-GCM over large payloads. */
 #define WSS_CHUNK (64u * 1024)

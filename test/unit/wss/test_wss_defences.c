@@ -90,8 +90,9 @@ static void params(struct as4_wss_open_params *op, bool sign, bool encrypt)
 static as4_err open_with(const char *xml, const struct as4_part *src, size_t n,
                          const struct as4_wss_open_params *op, struct as4_diag *d)
 {
-	struct as4_part parts[4];
+	struct as4_part parts[8];
 	struct as4_wss_open_result res;
+	assert_true(n <= AS4_ARRAY_LEN(parts));
 	as4_diag_init(d);
 	as4_wss_open_result_init(&res);
 	for (size_t i = 0; i < n; i++) {
@@ -697,6 +698,60 @@ static void xml_encryption_outside_security(void **state)
 	sealed_free(&s);
 }
 
+/* Each EncryptedKey costs a private-key operation: a message may not use more than a few. */
+static void too_many_encrypted_keys(void **state)
+{
+	(void)state;
+	struct as4_diag d;
+	as4_diag_init(&d);
+	enum { N = 5 };
+	xmlDoc *env = fx_envelope(N);
+	struct as4_part parts[N];
+	for (size_t i = 0; i < N; i++) {
+		fx_part(&parts[i], i, "text/plain", "payload", 7);
+	}
+	struct as4_wss_seal_params sp = {.encrypt_for = as4_keystore_cert(C.ap2)};
+	assert_int_equal(as4_wss_seal(&sp, env, parts, N, NULL, &d), AS4_OK);
+	char *xml = fx_dump(env);
+	xmlFreeDoc(env);
+	/* five copies of the EncryptedKey, each EncryptedData pointing at its own */
+	char *ek = element(xml, "xenc:EncryptedKey");
+	const char *id_at = strstr(ek, "Id=\"") + 4;
+	char ek_id[80];
+	size_t id_len = (size_t)(strchr(id_at, '"') - id_at);
+	memcpy(ek_id, id_at, id_len);
+	ek_id[id_len] = '\0';
+	char *cur = strdup(xml);
+	char all[65536] = "";
+	for (int i = 0; i < N; i++) {
+		char from[128];
+		char to[128];
+		assert_int_equal(as4_str_fmt(from, sizeof(from), "Id=\"%s\"", ek_id), AS4_OK);
+		assert_int_equal(as4_str_fmt(to, sizeof(to), "Id=\"%s-%d\"", ek_id, i), AS4_OK);
+		char *one = fx_replace(ek, from, to);
+		assert_int_equal(as4_str_cat(all, sizeof(all), one), AS4_OK);
+		free(one);
+		assert_int_equal(as4_str_fmt(from, sizeof(from), "URI=\"#%s\"/>", ek_id), AS4_OK);
+		assert_int_equal(as4_str_fmt(to, sizeof(to), "URI=\"#%s-%d\"/>", ek_id, i), AS4_OK);
+		char *next = fx_replace(cur, from, to);
+		free(cur);
+		cur = next;
+	}
+	char *attack = fx_replace(cur, ek, all);
+	struct as4_wss_open_params op;
+	params(&op, false, true);
+	expect(open_with(attack, parts, 4, &op, &d), AS4_E_MIME, &d, "5 EncryptedData elements");
+	expect(open_with(attack, parts, N, &op, &d), AS4_E_DECRYPT, &d,
+	       "more than 4 EncryptedKey elements");
+	free(attack);
+	free(cur);
+	free(ek);
+	free(xml);
+	for (size_t i = 0; i < N; i++) {
+		as4_part_cleanup(&parts[i]);
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -748,6 +803,7 @@ int main(void)
 	        cmocka_unit_test(wrong_decryption_key),
 	        cmocka_unit_test(oversized_base64),
 	        cmocka_unit_test(xml_encryption_outside_security),
+	        cmocka_unit_test(too_many_encrypted_keys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
