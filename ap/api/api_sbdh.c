@@ -76,10 +76,9 @@ static bool party_has_id(const struct as4_party *p, const char *value)
 static bool pmode_sends(const struct as4_config *cfg, const struct as4_pmode *pm,
                         const struct as4_sbdh_route *rt)
 {
+	/* the PMode is the agreement: its Service/@type, when it has one, is what goes out */
 	return pm->initiator == cfg->node.party && strcmp(pm->service, rt->service) == 0 &&
-	       strcmp(pm->action, rt->action) == 0 &&
-	       (pm->service_type == NULL || rt->service_type == NULL ||
-	        strcmp(pm->service_type, rt->service_type) == 0);
+	       strcmp(pm->action, rt->action) == 0;
 }
 
 /*
@@ -232,7 +231,7 @@ static as4_err make_record(const struct as4_config *cfg, const struct as4_pmode 
 	rec->original_sender = as4_str_dup(sb->sender);
 	rec->final_recipient = as4_str_dup(sb->receiver);
 	rec->service = as4_str_dup(rt->service);
-	rec->service_type = dup_or_null(rt->service_type);
+	rec->service_type = dup_or_null(pm->service_type);
 	rec->action = as4_str_dup(rt->action);
 	rec->agreement = dup_or_null(pm->agreement);
 	rec->agreement_type = dup_or_null(pm->agreement_type);

@@ -1,0 +1,244 @@
+# SPDX-License-Identifier: Apache-2.0
+"""09: the MedCom examples in ehmiSBDH envelopes between two access points (static PModes).
+
+Each MedCom example (HospitalNotification XML, CareCommunication JSON, HomeCareObservation,
+Acknowledgement) is wrapped by `as4ctl sbdh wrap` and submitted to ap1 as application/xml
+with no routing fields; ap1 reads Sender/Receiver/DOCUMENTID/PROCESSID, picks the PMode and
+sets originalSender/finalRecipient; ap2's inbox holds the envelope byte for byte, its FHIR
+content identical to the example, with the SBDH InstanceIdentifier and the MedCom message id.
+
+Refusals, each with its documented code and stored nowhere:
+  - a wrong GLN check digit (as4ctl wrap exit 1; API 422 invalid_gln);
+  - an envelope without DOCUMENTID (API 422 invalid_sbdh) and one over medcom.max_payload
+    (API 413);
+  - an unknown receiver: ap2 answers EBMS:0010 naming it, ap1 marks the message failed;
+  - a finalRecipient that differs from the SBDH Receiver: ap2 answers EBMS:0003 naming both;
+  - an oversize envelope reaching ap2: EBMS:0004 naming the limit.
+The same envelope submitted twice is a 409 naming the first message; the same InstanceIdentifier
+received in a new AS4 message is accepted and reported in its history.
+"""
+import base64
+import json
+import os
+import re
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from as4test import *  # noqa: E402,F401,F403
+
+SENDER = "5790000121526"      # ap1 serves it (C1)
+RECEIVER = "5790000201389"    # ap2 serves it (C4)
+NOT_SERVED = "5790001382445"  # a valid GLN nobody here serves
+BAD_GLN = "5790000201388"     # RECEIVER with a wrong check digit
+PROCESS = "urn:ehmi:sdn-emergence"
+SD = "urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::"
+DOCS = {
+    "hn": (SD + "hospitalnotification-message##urn:dk:medcom:fhir:hospitalnotification-message"
+           "::4.0", "01-hospitalnotification-admit-inpatient.bundle.xml"),
+    "cc": (SD + "carecommunication-message##urn:dk:medcom:fhir:carecommunication-message::4.0",
+           "02-carecommunication-new-message.bundle.json"),
+    "hco": (SD + "homecareobservation-message##urn:dk:medcom:fhir:homecareobservation-message"
+            "::1.2", "03-homecareobservation.bundle.xml"),
+    "ack": (SD + "acknowledgement-message##urn:dk:medcom:fhir:acknowledgement-message::2.0",
+            "04-acknowledgement-ok.bundle.xml"),
+}
+MAX_PAYLOAD = "256K"
+
+
+def medcom_yaml(served):
+    lines = ["medcom:", "  max_payload: %s" % MAX_PAYLOAD, "  documents:"]
+    for doc_id, _ in DOCS.values():
+        lines += ["    - id: \"%s\"" % doc_id]
+    lines += ["    - id: big-document", "  processes: [\"%s\"]" % PROCESS, "participants:"]
+    for gln, name in served:
+        lines += ["  - gln: \"%s\"" % gln, "    name: %s" % name]
+    return "\n".join(lines) + "\n"
+
+
+LAST = [None]
+
+
+def wrap(fhir_path, receiver=RECEIVER, doc_id=None, extra=()):
+    out = os.path.join(wd.path, "env-%d.xml" % len(os.listdir(wd.path)))
+    LAST[0] = out
+    p = as4ctl("sbdh", "wrap", "--sender", SENDER, "--receiver", receiver, "--document",
+               doc_id, "--process", PROCESS, "--patient", "0101010227", "--out", out,
+               *extra, fhir_path)
+    if p.returncode != 0:
+        print(p.stdout, p.stderr)
+        return None
+    with open(out, "rb") as f:
+        return f.read()
+
+
+def content_of(envelope):
+    m = re.search(rb"<BinaryContent[^>]*>([^<]*)</BinaryContent>", envelope)
+    return base64.b64decode(m.group(1)) if m else None
+
+
+def submit_xml(ap, body):
+    return ap.api("POST", "/messages", raw=body, role="submitter", content_type="application/xml")
+
+
+def q(msgid):
+    return urllib.parse.quote(msgid, safe="")
+
+
+wd = Workdir("09")
+aps = []
+try:
+    p1, p2 = free_port(), free_port()
+    parties = dev_parties(wd, {"ap1": https(p1), "ap2": https(p2)})
+    pm = {}
+    for key, (doc_id, _) in DOCS.items():
+        pm["medcom-%s.yaml" % key] = pmode_yaml(
+            "medcom-%s" % key, "ap1", "ap2", PROCESS, "busdox-docid-qns::" + doc_id,
+            extra="  reliability:\n    retries: 1\n    interval: 1s\n")
+    pm["medcom-big.yaml"] = pmode_yaml("medcom-big", "ap1", "ap2", PROCESS,
+                                       "busdox-docid-qns::big-document",
+                                       extra="  reliability:\n    retries: 0\n")
+    ap1 = AccessPoint(wd, "ap1", "ap1", parties, pm, msh_port=p1,
+                      extra_yaml=medcom_yaml([(SENDER, "Hospital A")])).start()
+    aps.append(ap1)
+    ap2 = AccessPoint(wd, "ap2", "ap2", parties, pm, msh_port=p2,
+                      extra_yaml=medcom_yaml([(RECEIVER, "Municipality B")])).start()
+    aps.append(ap2)
+
+    # ---- the four examples, wrapped and exchanged ---------------------------------------
+    sent = {}
+    for key, (doc_id, fname) in DOCS.items():
+        path = os.path.join(SHARED, "medcom-examples", fname)
+        env = wrap(path, doc_id=doc_id)
+        check(env is not None, "%s: as4ctl sbdh wrap makes an envelope" % key)
+        if env is None:
+            continue
+        p = as4ctl("sbdh", "inspect", "--config", ap1.config, LAST[0])
+        check(p.returncode == 0 and "CPR not shown" in p.stdout and "0101010227" not in p.stdout,
+              "%s: sbdh inspect says valid, hides the CPR (rc %d)" % (key, p.returncode))
+        st, body, raw, _ = submit_xml(ap1, env)
+        check(st == 202, "%s: submitted as application/xml: 202 (got %s %s)" % (
+            key, st, raw[:300]))
+        if st != 202:
+            continue
+        check(body["pmode"] == "medcom-%s" % key and body["original_sender"] == "0088:" + SENDER
+              and body["final_recipient"] == "0088:" + RECEIVER,
+              "%s: PMode and four-corner ends from the envelope" % key)
+        sent[key] = (body["message_id"], body["sbdh_instance_id"], env, read_shared(
+            "medcom-examples", fname))
+
+    ids = {}
+    for key, (msgid, inst, env, fhir) in sent.items():
+        out = ap1.wait_state(msgid, ("delivered", "failed"), direction="out")
+        check(out is not None and out["state"] == "delivered",
+              "%s: delivered (state %s)" % (key, (out or {}).get("state")))
+        ids[msgid] = key
+    inbox = dict((m["message_id"], m) for m in ap2.inbox())
+    for key, (msgid, inst, env, fhir) in sent.items():
+        m = inbox.get(msgid)
+        check(m is not None, "%s: in ap2's inbox" % key)
+        if m is None:
+            continue
+        check(m["sbdh_instance_id"] == inst, "%s: SBDH InstanceIdentifier indexed" % key)
+        if fhir.lstrip()[:1] == b"{":
+            hdr = json.loads(fhir)["entry"][0]["resource"]["id"]
+        else:
+            hdr = re.search(rb"<MessageHeader>\s*<id value=\"([^\"]+)\"", fhir).group(1).decode()
+        check(m.get("medcom_message_id") == hdr,
+              "%s: MedCom message id %s" % (key, m.get("medcom_message_id")))
+        check(m["original_sender"] == "0088:" + SENDER and
+              m["final_recipient"] == "0088:" + RECEIVER, "%s: four-corner ends kept" % key)
+        check(m["action"] == "busdox-docid-qns::" + DOCS[key][0] and
+              m["service"]["value"] == PROCESS, "%s: Service and Action by convention" % key)
+        st, _, data = ap2.http("GET", "/api/v1/messages/%s/payloads/0" % q(msgid),
+                               headers={"Authorization": "Bearer " + TOKENS["submitter"]})
+        check(st == 200 and data == env, "%s: envelope byte-identical (%d bytes)" % (
+            key, len(data)))
+        check(content_of(data) == fhir, "%s: FHIR content byte-identical (%d bytes)" % (
+            key, len(fhir)))
+
+    # ---- refusals at the API: nothing stored ----------------------------------------------
+    hn_doc, hn_file = DOCS["hn"]
+    hn_path = os.path.join(SHARED, "medcom-examples", hn_file)
+    p = as4ctl("sbdh", "wrap", "--sender", SENDER, "--receiver", BAD_GLN, "--document", hn_doc,
+               "--process", PROCESS, hn_path)
+    check(p.returncode == 1 and "check digit" in p.stderr,
+          "wrap refuses a wrong GLN check digit (rc %d: %s)" % (p.returncode, p.stderr.strip()))
+    good = wrap(hn_path, doc_id=hn_doc)
+    before = ap1.store_files()
+    bad = good.replace(("0088:" + RECEIVER).encode(), ("0088:" + BAD_GLN).encode())
+    st, body, raw, _ = submit_xml(ap1, bad)
+    check(st == 422 and body["error"]["code"] == "invalid_gln" and
+          body["error"]["field"] == "Receiver/Identifier" and "check digit" in
+          body["error"]["message"], "wrong GLN check digit: 422 invalid_gln (%s %s)" % (st, raw))
+    nodoc = re.sub(rb"<Scope>\s*<Type>DOCUMENTID</Type>.*?</Scope>", b"", good, flags=re.S)
+    st, body, raw, _ = submit_xml(ap1, nodoc)
+    check(st == 422 and body["error"]["code"] == "invalid_sbdh" and
+          "DOCUMENTID" in body["error"]["field"], "no DOCUMENTID: 422 (%s %s)" % (st, raw))
+    big_fhir = os.path.join(wd.path, "big.json")
+    with open(big_fhir, "w") as f:
+        f.write('{"resourceType":"Bundle","type":"message","entry":[{"resource":{'
+                '"resourceType":"MessageHeader","id":"big-1","eventCoding":{"code":"x"}}}],'
+                '"pad":"%s"}' % ("x" * 300000))
+    big = wrap(big_fhir, doc_id="big-document", extra=("--message-id", "big-1"))
+    st, body, raw, _ = submit_xml(ap1, big)
+    check(st == 413 and "over the limit" in body["error"]["message"],
+          "FHIR message over medcom.max_payload: 413 (%s %s)" % (st, raw[:200]))
+    st, body, raw, _ = submit_xml(ap1, sent["hn"][2]) if "hn" in sent else (0, None, b"", None)
+    check(st == 409 and sent["hn"][0] in body["error"]["message"],
+          "same envelope again: 409 naming the first message (%s)" % raw[:200])
+    check(ap1.store_files() == before, "API refusals stored nothing")
+
+    # ---- refusals by the receiving access point -------------------------------------------
+    before2 = ap2.store_files()
+
+    def sent_json(env, final_recipient, pmode="medcom-hn"):
+        doc = {"pmode": pmode, "original_sender": "0088:" + SENDER,
+               "final_recipient": final_recipient,
+               "payloads": [{"mime_type": "application/xml", "content": b64(env)}]}
+        st, body, raw, _ = ap1.api("POST", "/messages", doc, role="submitter")
+        if st != 202:
+            print(raw)
+            return None
+        return ap1.wait_state(body["message_id"], ("delivered", "failed"), direction="out")
+
+    unknown = wrap(hn_path, receiver=NOT_SERVED, doc_id=hn_doc)
+    st, body, raw, _ = submit_xml(ap1, unknown)
+    check(st == 202, "envelope for a participant ap2 does not serve is accepted by ap1")
+    out = ap1.wait_state(body["message_id"], ("delivered", "failed"), direction="out") \
+        if st == 202 else None
+    err = (out or {}).get("last_error") or {}
+    check(out is not None and out["state"] == "failed" and err.get("code") == "EBMS:0010" and
+          NOT_SERVED in (err.get("detail") or ""),
+          "unknown receiver: EBMS:0010 naming it (%s)" % err)
+
+    other = wrap(hn_path, doc_id=hn_doc)
+    out = sent_json(other, "0088:" + NOT_SERVED)
+    err = (out or {}).get("last_error") or {}
+    check(out is not None and out["state"] == "failed" and err.get("code") == "EBMS:0003" and
+          RECEIVER in (err.get("detail") or "") and NOT_SERVED in (err.get("detail") or ""),
+          "finalRecipient != SBDH Receiver: EBMS:0003 naming both (%s)" % err)
+
+    out = sent_json(big, "0088:" + RECEIVER, pmode="medcom-big")
+    err = (out or {}).get("last_error") or {}
+    check(out is not None and out["state"] == "failed" and err.get("code") == "EBMS:0004" and
+          "over the limit" in (err.get("detail") or ""),
+          "oversize envelope at the receiver: EBMS:0004 (%s)" % err)
+    check(ap2.store_files() == before2, "receiver refusals stored nothing")
+
+    # ---- the same InstanceIdentifier in a new AS4 message: accepted and reported -----------
+    if "hco" in sent:
+        out = sent_json(sent["hco"][2], "0088:" + RECEIVER, pmode="medcom-hco")
+        check(out is not None and out["state"] == "delivered",
+              "second AS4 message with a known InstanceIdentifier is delivered")
+        rec = ap2.message(out["message_id"], "in") if out else None
+        reasons = [e["reason"] for e in (rec or {}).get("events", [])]
+        check(any("duplicate SBDH InstanceIdentifier" in r and sent["hco"][0] in r
+                  for r in reasons), "the duplicate is reported in its history: %s" % reasons)
+    check("0101010227" not in ap1.log() + ap2.log(), "no CPR number in either log")
+finally:
+    for ap in aps:
+        rc = ap.stop()
+        check(rc == 0, "%s stopped cleanly (rc %s)" % (ap.name, rc))
+    wd.cleanup()
+finish()
