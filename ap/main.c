@@ -143,6 +143,7 @@ int main(int argc, char **argv)
 	struct as4_ap ap;
 	memset(&ap, 0, sizeof(ap));
 	pthread_mutex_init(&ap.rt_lock, NULL);
+	pthread_mutex_init(&ap.admin_lock, NULL);
 	ap.version = AS4_VERSION;
 	ap.started_ms = as4_time_now_ms();
 	struct as4_diag d;
@@ -270,6 +271,7 @@ out:
 	as4_conf_errors_cleanup(&errs);
 	as4_runtime_put(ap.rt);
 	pthread_mutex_destroy(&ap.rt_lock);
+	pthread_mutex_destroy(&ap.admin_lock);
 	as4_http_client_global_cleanup();
 	as4_wss_global_cleanup();
 	as4_xml_global_cleanup();

@@ -85,6 +85,32 @@ const char *as4_http_req_query(const struct as4_http_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_names {
+	const char **names;
+	size_t cap;
+	size_t n;
+};
+
+static enum MHD_Result add_query_name(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+	(void)kind;
+	(void)value;
+	struct query_names *q = cls;
+	if (q->n < q->cap) {
+		q->names[q->n] = key;
+	}
+	q->n++;
+	return MHD_YES;
+}
+
+size_t as4_http_req_query_names(const struct as4_http_req *r, const char **names, size_t cap)
+{
+	struct query_names q = {names, cap, 0};
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_query_name, &q);
+	return q.n;
+}
+
 const char *as4_http_req_peer(const struct as4_http_req *r)
 {
 	return r->peer;

@@ -108,6 +108,8 @@ struct as4_ap {
 	int64_t started_ms;
 	atomic_bool stopping;
 	const char *version;
+	pthread_mutex_t admin_lock; /* serialises configuration changes made through the API
+	                               (PModes, certificates, reload): one writer at a time */
 };
 
 /* The current runtime snapshot with a new reference (as4_runtime_put() it). Thread-safe. */

@@ -38,6 +38,13 @@ const char *as4_http_req_header(const struct as4_http_req *r, const char *name);
 /* A query argument by name (decoded), or NULL; borrowed. */
 const char *as4_http_req_query(const struct as4_http_req *r, const char *name);
 
+/*
+ * The names of the request's query arguments in order: the first cap go to names (borrowed,
+ * valid during the callbacks only). Returns how many there are (may exceed cap), so a handler
+ * can refuse arguments it does not know instead of ignoring a misspelt filter.
+ */
+size_t as4_http_req_query_names(const struct as4_http_req *r, const char **names, size_t cap);
+
 /* The client's address as text ("127.0.0.1:53412"); borrowed. */
 const char *as4_http_req_peer(const struct as4_http_req *r);
 
