@@ -128,6 +128,69 @@ static void refuse(struct as4_ap *ap, const struct as4_runtime *rt, struct as4_h
 	as4_signal_out_cleanup(&sig);
 }
 
+/*
+ * We cannot take the message now (store or disk full, I/O failure, shutting down): HTTP 503
+ * with Retry-After and no ebMS Error, because an Error of severity failure would end the
+ * sender's attempts (AS4 reception awareness) while this condition passes; nothing is stored.
+ */
+static void unavailable(struct as4_ap *ap, struct as4_http_req *req, const char *msgid,
+                        const char *pmode, as4_err err, const char *detail,
+                        struct as4_http_resp *resp)
+{
+	count_error(ap, err);
+	struct as4_log_ctx lc = {msgid, pmode, as4_http_req_peer(req), as4_err_ebms_code(err)};
+	as4_log_ctx(AS4_LOG_ERR, &lc, "cannot accept the message now (answered 503): %s",
+	            detail);
+	resp->status = 503;
+	resp->content_type = "text/plain";
+	snprintf(resp->extra_headers, sizeof(resp->extra_headers), "Retry-After: %d\r\n",
+	         err == AS4_E_SPACE ? 60 : 10);
+	as4_buf_reset(&resp->body);
+	if (as4_buf_printf(&resp->body, "%s: the message was not stored; send it again later\n",
+	                   err == AS4_E_SPACE ? "storage full" : as4_strerror(err)) != AS4_OK) {
+		resp->body.len = 0;
+	}
+}
+
+/* True for failures of ours that pass (the sender should retry, not give up). */
+static bool transient(as4_err err)
+{
+	return err == AS4_E_SPACE || err == AS4_E_IO || err == AS4_E_BUSY || err == AS4_E_NOMEM;
+}
+
+/*
+ * Tell the backend about a refused message when its PMode asks for it (errors.notify_backend)
+ * and a notification URL is configured. Only refusals after the security checks passed are
+ * reported (e.g. DecompressionFailure), so strangers cannot fill the outbox.
+ */
+static void notify_refusal(struct as4_ap *ap, const struct as4_runtime *rt,
+                           const struct as4_msg *m, struct as4_http_req *req, as4_err err,
+                           const char *detail)
+{
+	if (m == NULL || m->pmode == NULL || !m->pmode->notify_backend_errors ||
+	    m->stage <= AS4_STAGE_SECURITY || m->test_service ||
+	    rt->cfg->webhooks.notification_url == NULL) {
+		return;
+	}
+	const struct as4_user_message *um = &m->ebms.user;
+	const char *msgid = as4_msg_ref_id(m);
+	char *doc = as4_delivery_error_doc(
+	        msgid != NULL && as4_ebms3_message_id_valid(msgid) ? msgid : NULL, m->pmode->id,
+	        um->from.n_ids > 0 ? um->from.ids[0].value : NULL, as4_http_req_peer(req),
+	        as4_err_ebms_code(err), detail);
+	struct as4_diag d;
+	as4_diag_init(&d);
+	struct as4_log_ctx lc = {msgid, m->pmode->id, as4_http_req_peer(req), NULL};
+	if (doc == NULL) {
+		as4_log_ctx(AS4_LOG_ERR, &lc, "cannot notify the backend: out of memory");
+	} else if (as4_store_note_add(ap->store, 0, doc, NULL, &d) != AS4_OK) {
+		as4_log_ctx(AS4_LOG_ERR, &lc, "cannot notify the backend: %s", as4_diag_text(&d));
+	} else {
+		as4_delivery_kick(ap->delivery);
+	}
+	free(doc);
+}
+
 /* A duplicate: answer with the Receipt stored for the first copy. */
 static bool answer_duplicate(struct as4_ap *ap, const struct as4_msg *m, uint64_t id,
                              const char *receipt_file, struct as4_http_req *req,
@@ -316,9 +379,14 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 	as4_blob_borrow(&in, body->data, body->len);
 	as4_err err = as4_msg_in_open(&p, &in, as4_http_req_header(req, "Content-Type"), &m, &d);
 	if (err != AS4_OK) {
-		refuse(ap, rt, req, m != NULL ? as4_msg_ref_id(m) : NULL,
-		       m != NULL && m->pmode != NULL ? m->pmode->id : NULL, err, as4_diag_text(&d),
-		       resp);
+		const char *ref = m != NULL ? as4_msg_ref_id(m) : NULL;
+		const char *pid = m != NULL && m->pmode != NULL ? m->pmode->id : NULL;
+		if (transient(err)) {
+			unavailable(ap, req, ref, pid, err, as4_diag_text(&d), resp);
+			goto out;
+		}
+		refuse(ap, rt, req, ref, pid, err, as4_diag_text(&d), resp);
+		notify_refusal(ap, rt, m, req, err, as4_diag_text(&d));
 		goto out;
 	}
 	const struct as4_pmode *pm = m->pmode;
@@ -405,15 +473,12 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 		}
 		goto out;
 	}
+	if (transient(err)) {
+		unavailable(ap, req, msgid, pm->id, err, as4_diag_text(&d), resp);
+		goto out;
+	}
 	if (err != AS4_OK) {
-		/* EBMS:0004 with the reason; the sender retries (nothing was stored) */
-		refuse(ap, rt, req, msgid, pm->id, err == AS4_E_SPACE ? AS4_E_SPACE : err,
-		       as4_diag_text(&d), resp);
-		if (err == AS4_E_SPACE) {
-			resp->status = 503;
-			snprintf(resp->extra_headers, sizeof(resp->extra_headers),
-			         "Retry-After: 60\r\n");
-		}
+		refuse(ap, rt, req, msgid, pm->id, err, as4_diag_text(&d), resp);
 		goto out;
 	}
 	atomic_fetch_add(&ap->metrics.received_ok, 1);
@@ -422,6 +487,7 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 	            "received from %s: %zu payload(s), stored as %llu, Receipt %s", rec.from.value,
 	            m->n_payloads, (unsigned long long)rec.id, receipt.message_id);
 	answer_signal(resp, &receipt);
+	as4_delivery_kick(ap->delivery);
 	as4_metrics_observe(&ap->metrics.recv_latency_us_sum, &ap->metrics.recv_latency_count,
 	                    ap->metrics.recv_latency_buckets,
 	                    (uint64_t)((as4_time_mono_ns() - t0) / 1000));

@@ -279,7 +279,7 @@ out:
 
 /* Record what happened to one claimed message. */
 static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct as4_msgrec *rec,
-                   struct attempt *a, const struct as4_msg_out *sealed)
+                   struct attempt *a, const struct as4_msg_out *sealed, const char *notify_url)
 {
 	struct as4_log_ctx lc = {rec->message_id, rec->pmode_id, rec->endpoint_url, NULL};
 	struct as4_store_update u = {0};
@@ -375,9 +375,21 @@ static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct a
 			}
 		}
 	}
+	/* the backend hears of final outcomes, in the same transaction as the change */
+	char *note = NULL;
+	if ((u.to == AS4_ST_DELIVERED || u.to == AS4_ST_FAILED) && notify_url != NULL) {
+		note = as4_delivery_outcome_doc(rec, u.to, u.reason, u.ebms_code, u.detail);
+		if (note == NULL) {
+			as4_log_ctx(AS4_LOG_ERR, &lc, "cannot build the backend notification");
+		}
+		u.notify = note;
+	}
 	if (as4_store_transition(ap->store, rec->id, &u, &d) != AS4_OK) {
 		as4_log_ctx(AS4_LOG_ERR, &lc, "cannot record the outcome: %s", as4_diag_text(&d));
+	} else if (note != NULL) {
+		as4_delivery_kick(ap->delivery);
 	}
+	free(note);
 	free(refs);
 }
 
@@ -442,11 +454,19 @@ static void *worker_main(void *arg)
 				u.reason = "its PMode was removed";
 				u.ebms_code = "EBMS:0010";
 				u.detail = as4_diag_text(&a.diag);
+				char *note = rt->cfg->webhooks.notification_url != NULL
+				                     ? as4_delivery_outcome_doc(&recs[i], u.to, u.reason,
+				                                                u.ebms_code, u.detail)
+				                     : NULL;
+				u.notify = note;
 				as4_diag_init(&d);
 				if (as4_store_transition(ap->store, recs[i].id, &u, &d) != AS4_OK) {
 					as4_log(AS4_LOG_ERR, "cannot fail message %s: %s",
 					        recs[i].message_id, as4_diag_text(&d));
+				} else if (note != NULL) {
+					as4_delivery_kick(ap->delivery);
 				}
+				free(note);
 			} else {
 				/* discovery.c: endpoint and certificate first (a failed lookup
 				 * is settled like a failed send) */
@@ -455,7 +475,8 @@ static void *worker_main(void *arg)
 					try_send(ap, http, rt, pm, &recs[i], &a, &sealed);
 					as4_discovery_attempted(rt, pm, &recs[i], a.err);
 				}
-				settle(ap, pm, &recs[i], &a, sealed);
+				settle(ap, pm, &recs[i], &a, sealed,
+				       rt->cfg->webhooks.notification_url);
 			}
 			as4_msg_out_free(sealed);
 			attempt_cleanup(&a);
