@@ -345,8 +345,8 @@ static as4_err ek_keyinfo(const struct as4_wss_seal_params *p, xmlNode *ek, cons
 }
 
 /* The receiver's certificate as a BinarySecurityToken after the BSTs already present. */
-static as4_err receiver_bst(const struct as4_wss_seal_params *p, xmlNode *sec, char *id, size_t cap,
-                            struct as4_diag *d)
+static as4_err receiver_bst(const struct as4_wss_seal_params *p, xmlNode *sec, struct wss_idgen *g,
+                            char *id, size_t cap, struct as4_diag *d)
 {
 	uint8_t *der = NULL;
 	size_t len = 0;
@@ -368,8 +368,8 @@ static as4_err receiver_bst(const struct as4_wss_seal_params *p, xmlNode *sec, c
 		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if (wss_new_id("X509-", id, cap) != AS4_OK) {
-		err = as4_diag_set(d, AS4_E_CRYPTO, "random number generator failed");
+	if (wss_new_id(g, "X509-", id, cap) != AS4_OK) {
+		err = as4_diag_set(d, AS4_E_LIMIT, "id too long");
 		goto out;
 	}
 	xmlNodeAddContent(bst, BAD_CAST b64);
@@ -416,7 +416,8 @@ as4_err wss_encrypt(const struct as4_wss_seal_params *p, struct wss_env *e, stru
 	if (ct == NULL) {
 		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 	}
-	if (RAND_bytes(cek, (int)cek_len) != 1) {
+	struct wss_idgen g;
+	if (RAND_bytes(cek, (int)cek_len) != 1 || wss_idgen_init(&g) != AS4_OK) {
 		err = as4_diag_set(d, AS4_E_CRYPTO, "random number generator failed");
 		goto out;
 	}
@@ -447,7 +448,7 @@ as4_err wss_encrypt(const struct as4_wss_seal_params *p, struct wss_env *e, stru
 		goto out;
 	}
 	if (p->encrypt_keyref == AS4_KEYREF_BST) {
-		err = receiver_bst(p, sec, bst_id, sizeof(bst_id), d);
+		err = receiver_bst(p, sec, &g, bst_id, sizeof(bst_id), d);
 		if (err != AS4_OK) {
 			goto out;
 		}
@@ -455,7 +456,7 @@ as4_err wss_encrypt(const struct as4_wss_seal_params *p, struct wss_env *e, stru
 	/* wsse:Security order: tokens, EncryptedKey, EncryptedData, then ds:Signature */
 	xmlNode *sig = as4_xml_child(sec, AS4_NS_DS, "Signature");
 	xmlNode *ek = insert_el(sec, sig, AS4_NS_XENC, "xenc", "EncryptedKey");
-	if (ek == NULL || wss_new_id("EK-", ek_id, sizeof(ek_id)) != AS4_OK ||
+	if (ek == NULL || wss_new_id(&g, "EK-", ek_id, sizeof(ek_id)) != AS4_OK ||
 	    !set_attr(ek, "Id", ek_id)) {
 		err = as4_diag_set(d, AS4_E_NOMEM, "cannot create the EncryptedKey");
 		goto out;
@@ -492,7 +493,7 @@ as4_err wss_encrypt(const struct as4_wss_seal_params *p, struct wss_env *e, stru
 		xmlNode *ed = insert_el(sec, sig, AS4_NS_XENC, "xenc", "EncryptedData");
 		const char *mt = parts[i].content_type != NULL ? parts[i].content_type
 		                                               : "application/octet-stream";
-		if (ed == NULL || wss_new_id("ED-", ed_id, sizeof(ed_id)) != AS4_OK ||
+		if (ed == NULL || wss_new_id(&g, "ED-", ed_id, sizeof(ed_id)) != AS4_OK ||
 		    !set_attr(ed, "Id", ed_id) || !set_attr(ed, "MimeType", mt) ||
 		    !set_attr(ed, "Type", WSS_SWA_CONTENT_ONLY) ||
 		    as4_str_fmt(uri, sizeof(uri), "#%s", ed_id) != AS4_OK ||

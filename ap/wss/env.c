@@ -242,24 +242,27 @@ const char *wss_elem_id(const xmlNode *el)
 	return id != NULL ? id : as4_xml_attr(el, NULL, "Id");
 }
 
-as4_err wss_new_id(const char *prefix, char *out, size_t cap)
+as4_err wss_idgen_init(struct wss_idgen *g)
 {
-	char uuid[37];
-	if (as4_uuid_v4(uuid) != AS4_OK) {
-		return AS4_E_CRYPTO;
-	}
-	return as4_str_fmt(out, cap, "%s%s", prefix, uuid);
+	g->n = 0;
+	return as4_uuid_v4(g->uuid) == AS4_OK ? AS4_OK : AS4_E_CRYPTO;
 }
 
-as4_err wss_ensure_id(xmlNode *el, const char *prefix, const char **id, struct as4_diag *d)
+as4_err wss_new_id(struct wss_idgen *g, const char *prefix, char *out, size_t cap)
+{
+	return as4_str_fmt(out, cap, "%s%s-%u", prefix, g->uuid, ++g->n);
+}
+
+as4_err wss_ensure_id(xmlNode *el, struct wss_idgen *g, const char *prefix, const char **id,
+                      struct as4_diag *d)
 {
 	*id = wss_elem_id(el);
 	if (*id != NULL) {
 		return AS4_OK;
 	}
 	char buf[80];
-	if (wss_new_id(prefix, buf, sizeof(buf)) != AS4_OK) {
-		return as4_diag_set(d, AS4_E_CRYPTO, "random number generator failed");
+	if (wss_new_id(g, prefix, buf, sizeof(buf)) != AS4_OK) {
+		return as4_diag_set(d, AS4_E_LIMIT, "id prefix too long");
 	}
 	xmlNs *wsu = wss_ns(el, AS4_NS_WSU, "wsu");
 	if (wsu == NULL || xmlNewNsProp(el, wsu, BAD_CAST "Id", BAD_CAST buf) == NULL) {

@@ -23,6 +23,7 @@
 #include <xmlsec/openssl/evp.h>
 
 #include "as4/blob.h"
+#include "as4/str.h"
 #include "wss_int.h"
 
 /* Largest key or certificate file read (a PEM chain of a dozen certificates is ~20 KB). */
@@ -32,7 +33,40 @@ struct as4_keystore {
 	EVP_PKEY *key;
 	X509 *cert;
 	STACK_OF(X509) * chain;
+	char *token_x509;    /* base64 DER of cert: the X509v3 BinarySecurityToken text */
+	char *token_pkipath; /* base64 X509PKIPathv1 of cert and chain */
 };
+
+/* The BinarySecurityToken texts never change: encode them once, not for every signature. */
+static as4_err make_tokens(struct as4_keystore *ks)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	free(ks->token_x509);
+	free(ks->token_pkipath);
+	ks->token_x509 = NULL;
+	ks->token_pkipath = NULL;
+	as4_err err = wss_cert_der(ks->cert, &der, &len);
+	if (err == AS4_OK) {
+		ks->token_x509 = as4_b64_encode(der, len, 0);
+		free(der);
+		der = NULL;
+		err = wss_pkipath_encode(ks->cert, ks->chain, &der, &len);
+	}
+	if (err == AS4_OK) {
+		ks->token_pkipath = as4_b64_encode(der, len, 0);
+		free(der);
+	}
+	if (err == AS4_OK && (ks->token_x509 == NULL || ks->token_pkipath == NULL)) {
+		err = AS4_E_NOMEM;
+	}
+	return err;
+}
+
+const char *wss_keystore_token(const struct as4_keystore *ks, bool pkipath)
+{
+	return pkipath ? ks->token_pkipath : ks->token_x509;
+}
 
 /*
  * Read the key file through one descriptor so that the permission check and the read see the
@@ -244,6 +278,11 @@ as4_err wss_keystore_load_min_bits(const char *key_path, const char *cert_path, 
 		                   cert_path, key_path);
 		goto out;
 	}
+	err = make_tokens(ks);
+	if (err != AS4_OK) {
+		err = as4_diag_set(d, err, "cannot encode the certificates of %s", cert_path);
+		goto out;
+	}
 	*out = ks;
 	ks = NULL;
 out:
@@ -265,6 +304,8 @@ void as4_keystore_free(struct as4_keystore *ks)
 	EVP_PKEY_free(ks->key);
 	X509_free(ks->cert);
 	sk_X509_pop_free(ks->chain, X509_free);
+	free(ks->token_x509);
+	free(ks->token_pkipath);
 	OPENSSL_cleanse(ks, sizeof(*ks));
 	free(ks);
 }
@@ -406,6 +447,9 @@ as4_err as4_keystore_set_cert(struct as4_keystore *ks, X509 *cert, struct as4_di
 	}
 	X509_free(ks->cert);
 	ks->cert = cert;
+	if (make_tokens(ks) != AS4_OK) {
+		return as4_diag_set(d, AS4_E_NOMEM, "cannot encode the certificate");
+	}
 	return AS4_OK;
 }
 

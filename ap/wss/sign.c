@@ -109,25 +109,19 @@ static bool add_swa_transform(xmlNode *ref)
 }
 
 /* wsse:BinarySecurityToken with our certificate (or chain as X509PKIPathv1). */
-static as4_err add_bst(xmlNode *sec, X509 *cert, STACK_OF(X509) * chain, bool pkipath, char *id,
-                       size_t id_cap, struct as4_diag *d)
+static as4_err add_bst(xmlNode *sec, const struct as4_keystore *signer, bool pkipath,
+                       struct wss_idgen *g, char *id, size_t id_cap, struct as4_diag *d)
 {
-	uint8_t *der = NULL;
-	size_t len = 0;
-	char *b64 = NULL;
-	as4_err err = pkipath ? wss_pkipath_encode(cert, chain, &der, &len)
-	                      : wss_cert_der(cert, &der, &len);
-	if (err != AS4_OK) {
-		return as4_diag_set(d, err, "cannot encode our certificate for the token");
+	const char *b64 = wss_keystore_token(signer, pkipath);
+	if (b64 == NULL) {
+		return as4_diag_set(d, AS4_E_INVAL, "the signing keystore has no certificate");
 	}
-	if (wss_new_id("X509-", id, id_cap) != AS4_OK) {
-		err = as4_diag_set(d, AS4_E_CRYPTO, "random number generator failed");
-		goto out;
+	if (wss_new_id(g, "X509-", id, id_cap) != AS4_OK) {
+		return as4_diag_set(d, AS4_E_LIMIT, "id too long");
 	}
-	b64 = as4_b64_encode(der, len, 0);
 	xmlNs *wsse = wss_ns(sec, AS4_NS_WSSE, "wsse");
 	xmlNs *wsu = wss_ns(sec, AS4_NS_WSU, "wsu");
-	xmlNode *bst = b64 != NULL && wsse != NULL && wsu != NULL
+	xmlNode *bst = wsse != NULL && wsu != NULL
 	                       ? wss_add_text(sec, wsse, "BinarySecurityToken", b64)
 	                       : NULL;
 	if (bst == NULL ||
@@ -135,8 +129,7 @@ static as4_err add_bst(xmlNode *sec, X509 *cert, STACK_OF(X509) * chain, bool pk
 	    xmlNewProp(bst, BAD_CAST "ValueType",
 	               BAD_CAST(pkipath ? WSS_VT_PKIPATH : WSS_VT_X509V3)) == NULL ||
 	    xmlNewNsProp(bst, wsu, BAD_CAST "Id", BAD_CAST id) == NULL) {
-		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
-		goto out;
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 	}
 	/* the token must come before the Signature that refers to it */
 	xmlNode *sig = as4_xml_child(sec, AS4_NS_DS, "Signature");
@@ -144,13 +137,10 @@ static as4_err add_bst(xmlNode *sec, X509 *cert, STACK_OF(X509) * chain, bool pk
 		xmlUnlinkNode(bst);
 		if (xmlAddPrevSibling(sig, bst) == NULL) {
 			xmlFreeNode(bst);
-			err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+			return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 		}
 	}
-out:
-	free(der);
-	free(b64);
-	return err;
+	return AS4_OK;
 }
 
 as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool pkipath,
@@ -178,9 +168,13 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
 			        i + 1);
 		}
 	}
-	err = wss_ensure_id(e->messaging, "id-", &msg_id, d);
+	struct wss_idgen g;
+	if (wss_idgen_init(&g) != AS4_OK) {
+		return as4_diag_set(d, AS4_E_CRYPTO, "random number generator failed");
+	}
+	err = wss_ensure_id(e->messaging, &g, "id-", &msg_id, d);
 	if (err == AS4_OK) {
-		err = wss_ensure_id(e->body, "id-", &body_id, d);
+		err = wss_ensure_id(e->body, &g, "id-", &body_id, d);
 	}
 	if (err == AS4_OK) {
 		err = wss_ids_register(e->doc, lim, d);
@@ -191,13 +185,12 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
 	if (!wss_id_syntax_ok(msg_id) || !wss_id_syntax_ok(body_id)) {
 		return as4_diag_set(d, AS4_E_INVAL, "eb:Messaging or Body has an unusable wsu:Id");
 	}
-	err = add_bst(e->security, as4_keystore_cert(signer), as4_keystore_chain(signer), pkipath,
-	              bst_id, sizeof(bst_id), d);
+	err = add_bst(e->security, signer, pkipath, &g, bst_id, sizeof(bst_id), d);
 	if (err != AS4_OK) {
 		return err;
 	}
-	if (wss_new_id("SIG-", sig_id, sizeof(sig_id)) != AS4_OK) {
-		return as4_diag_set(d, AS4_E_CRYPTO, "random number generator failed");
+	if (wss_new_id(&g, "SIG-", sig_id, sizeof(sig_id)) != AS4_OK) {
+		return as4_diag_set(d, AS4_E_LIMIT, "id too long");
 	}
 	sig = xmlSecTmplSignatureCreateNsPref(e->doc, xmlSecTransformExclC14NId, sig_method(alg),
 	                                      BAD_CAST sig_id, BAD_CAST "ds");

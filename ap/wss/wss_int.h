@@ -93,6 +93,14 @@ AS4_MUST_CHECK as4_err wss_keystore_load_min_bits(const char *key_path, const ch
                                                   struct as4_diag *d);
 
 /*
+ * The text of our BinarySecurityToken: base64 of the certificate's DER (X509v3) or of the
+ * X509PKIPathv1 of certificate and chain, encoded once when the keystore was loaded.
+ * Borrowed; valid until as4_keystore_free() / as4_keystore_set_cert(). NULL only for a
+ * generated keystore without certificate.
+ */
+const char *wss_keystore_token(const struct as4_keystore *ks, bool pkipath);
+
+/*
  * A new xmlsec key wrapping the keystore's private key (a reference, not a copy), for
  * xmlsec's signature transforms. NULL on failure (out of memory). The caller destroys it
  * (xmlSecKeyDestroy; xmlSecDSigCtxFinalize does so for a signKey it was given).
@@ -214,14 +222,27 @@ xmlNode *wss_id_lookup(xmlDoc *doc, const char *id);
 const char *wss_elem_id(const xmlNode *el);
 
 /*
- * The wsu:Id of el, adding a new one ("<prefix><uuid>") when it has neither wsu:Id nor Id.
- * *id is borrowed from the document. AS4_E_NOMEM, AS4_E_CRYPTO (RNG).
+ * New element ids for one document: one random UUID (one RNG call) and a counter, giving
+ * "<prefix><uuid>-<n>" (unique within the document; the UUID keeps them apart from ids of
+ * other messages).
  */
-AS4_MUST_CHECK as4_err wss_ensure_id(xmlNode *el, const char *prefix, const char **id,
-                                     struct as4_diag *d);
+struct wss_idgen {
+	char uuid[37];
+	unsigned n;
+};
 
-/* A new "<prefix><uuid>" into out (capacity cap). AS4_E_CRYPTO, AS4_E_LIMIT. */
-AS4_MUST_CHECK as4_err wss_new_id(const char *prefix, char *out, size_t cap);
+/* Draw the UUID. AS4_E_CRYPTO when the RNG fails. */
+AS4_MUST_CHECK as4_err wss_idgen_init(struct wss_idgen *g);
+
+/* The next id into out (capacity cap). AS4_E_LIMIT when it does not fit. */
+AS4_MUST_CHECK as4_err wss_new_id(struct wss_idgen *g, const char *prefix, char *out, size_t cap);
+
+/*
+ * The wsu:Id of el, adding a new one from g when it has neither wsu:Id nor Id.
+ * *id is borrowed from the document. AS4_E_NOMEM, AS4_E_LIMIT.
+ */
+AS4_MUST_CHECK as4_err wss_ensure_id(xmlNode *el, struct wss_idgen *g, const char *prefix,
+                                     const char **id, struct as4_diag *d);
 
 /* The namespace href on el, declaring it with prefix pfx (or a free variant) if needed. */
 xmlNs *wss_ns(xmlNode *el, const char *href, const char *pfx);
