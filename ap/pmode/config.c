@@ -228,6 +228,7 @@ static const struct as4_conf_item config_items[] = {
         {.path = "node.base_dir", .type = AS4_CONF_PATH},
         {.path = "node.data_dir", .type = AS4_CONF_PATH, .def = "data"},
         {.path = "node.pmode_dir", .type = AS4_CONF_PATH},
+        {.path = "node.managed_dir", .type = AS4_CONF_PATH},
 
         {.path = "listeners", .type = AS4_CONF_SECTION},
         {.path = "listeners.msh", .type = AS4_CONF_SECTION},
@@ -855,6 +856,232 @@ static void load_truststores(struct lctx *c)
 		        "no CA configured: only the parties' own certificates are accepted as "
 		        "AS4 signers");
 	}
+}
+
+/* ---- Trust and keys managed through the API ------------------------------------------------ */
+
+/* Most managed certificates per truststore and managed old decryption keys. */
+#define MANAGED_MAX 256
+
+static int managed_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names in dir (skipping dot-files), sorted; *n 0 when dir does not exist. Heap strings. */
+static char **managed_names(struct lctx *c, const char *dir, bool want_dirs, size_t *n)
+{
+	*n = 0;
+	DIR *d = opendir(dir);
+	if (d == NULL) {
+		if (errno != ENOENT && errno != ENOTDIR) {
+			as4_conf_warn(c->errs, NULL, "cannot read the managed folder '%s': %s", dir,
+			              strerror(errno));
+		}
+		return NULL;
+	}
+	char **names = calloc(MANAGED_MAX, sizeof(*names));
+	if (names == NULL) {
+		c->nomem = true;
+		closedir(d);
+		return NULL;
+	}
+	for (struct dirent *de = readdir(d); de != NULL && *n < MANAGED_MAX; de = readdir(d)) {
+		if (de->d_name[0] == '.') {
+			continue; /* staging and retired entries of the API, '.' and '..' */
+		}
+		bool is_dir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat st;
+			const char *p = join(c, dir, de->d_name);
+			is_dir = p != NULL && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+		}
+		if (is_dir != want_dirs || (!want_dirs && !as4_str_ends(de->d_name, ".pem"))) {
+			continue;
+		}
+		names[*n] = as4_str_dup(de->d_name);
+		if (names[(*n)++] == NULL) {
+			c->nomem = true;
+			break;
+		}
+	}
+	closedir(d);
+	qsort(names, *n, sizeof(*names), managed_cmp);
+	return names;
+}
+
+static void managed_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; names != NULL && i < n; i++) {
+		free(names[i]);
+	}
+	free(names);
+}
+
+/*
+ * A managed certificate file: one certificate (PEM) valid now. Unlike a configured file, a
+ * bad one is skipped with a warning, so a certificate that expired since an administrator
+ * added it never stops the daemon from starting.
+ */
+static bool managed_cert_ok(struct lctx *c, const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	bool ok = false;
+	char subj[128];
+	char when[AS4_TIME_TEXT_MAX];
+	if (as4_file_read(path, CERT_FILE_MAX, &buf, &len) != AS4_OK) {
+		as4_conf_warn(c->errs, NULL, "managed certificate '%s' cannot be read: skipped",
+		              path);
+		return false;
+	}
+	BIO *bio = BIO_new_mem_buf(buf, (int)len);
+	X509 *x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	int64_t nb = 0;
+	int64_t na = 0;
+	if (x == NULL) {
+		as4_conf_warn(c->errs, NULL, "managed file '%s' holds no PEM certificate: skipped",
+		              path);
+	} else if (!asn1_ms(X509_get0_notBefore(x), &nb) || !asn1_ms(X509_get0_notAfter(x), &na)) {
+		as4_conf_warn(c->errs, NULL,
+		              "managed certificate '%s' has unreadable validity dates: skipped",
+		              path);
+	} else if (na < c->now_ms || nb > c->now_ms) {
+		as4_time_format(na < c->now_ms ? na : nb, when);
+		as4_conf_warn(c->errs, NULL, "managed certificate %s in '%s' %s %s: skipped",
+		              subject_of(x, subj, sizeof(subj)), path,
+		              na < c->now_ms ? "expired on" : "is not valid before", when);
+	} else {
+		if ((uint64_t)(na - c->now_ms) < c->warn_ms) {
+			as4_time_format(na, when);
+			as4_conf_warn(c->errs, NULL,
+			              "managed certificate %s in '%s' expires on %s (in %lld days)",
+			              subject_of(x, subj, sizeof(subj)), path, when,
+			              (long long)((na - c->now_ms) / (int64_t)MS_DAY));
+		}
+		ok = true;
+	}
+	X509_free(x);
+	BIO_free(bio);
+	ERR_clear_error();
+	free(buf);
+	return ok;
+}
+
+/* Append the managed certificates of <managed>/trust/<name>/ to one truststore list. */
+static void managed_trust(struct lctx *c, const char *name, const char *const **list, size_t *n)
+{
+	const char *dir = join(c, c->cfg->node.managed_dir, name);
+	size_t k = 0;
+	char **names = dir != NULL ? managed_names(c, dir, false, &k) : NULL;
+	if (k > 0) {
+		const char **v = as4_arena_calloc(c->a, *n + k, sizeof(*v));
+		if (v == NULL) {
+			c->nomem = true;
+		} else {
+			for (size_t i = 0; i < *n; i++) {
+				v[i] = (*list)[i];
+			}
+			size_t m = *n;
+			for (size_t i = 0; i < k; i++) {
+				const char *p = join(c, dir, names[i]);
+				if (p != NULL && managed_cert_ok(c, p)) {
+					v[m++] = p;
+				}
+			}
+			*list = v;
+			*n = m;
+		}
+	}
+	managed_names_free(names, k);
+}
+
+/* A managed key pair folder (key.pem + cert.pem), checked as a configured pair is. */
+static bool managed_pair(struct lctx *c, const char *dir, struct as4_keypair_config *k)
+{
+	k->key_path = join(c, dir, "key.pem");
+	k->cert_path = join(c, dir, "cert.pem");
+	if (k->key_path == NULL || k->cert_path == NULL) {
+		return false;
+	}
+	size_t before = c->errs->n_errors;
+	check_key_file(c, NULL, k->key_path);
+	check_cert_file(c, NULL, k->cert_path);
+	return c->errs->n_errors == before;
+}
+
+/*
+ * Trust and keys changed through the API live in node.managed_dir (docs/admin-guide.md
+ * "Certificates"), so they survive restarts without rewriting as4d.yaml:
+ *   trust/{as4,tls,smp}/<sha256>.pem  appended to truststores.as4 / tls / smp;
+ *   keystore/current/{key,cert}.pem   our key pair after a rollover: it signs and decrypts,
+ *                                     and the pairs of as4d.yaml stay decryption keys;
+ *   keystore/old/<name>/{key,cert}.pem earlier managed pairs, still decryption keys.
+ * A folder that does not exist means nothing is managed.
+ */
+static void load_managed(struct lctx *c)
+{
+	struct as4_config *cfg = c->cfg;
+	const struct as4_conf_node *n = as4_conf_get(c->root, "node");
+	if (as4_conf_given(n, "managed_dir")) {
+		cfg->node.managed_dir = path_of(c, n, "managed_dir");
+	} else {
+		cfg->node.managed_dir = join(c, cfg->node.data_dir, "managed");
+	}
+	if (cfg->node.managed_dir == NULL || c->no_files) {
+		return;
+	}
+	struct as4_truststores_config *t = &cfg->truststores;
+	managed_trust(c, "trust/as4", &t->as4, &t->n_as4);
+	managed_trust(c, "trust/tls", &t->tls, &t->n_tls);
+	managed_trust(c, "trust/smp", &t->smp, &t->n_smp);
+
+	struct as4_keystore_config *ks = &cfg->keystore;
+	const char *cur = join(c, cfg->node.managed_dir, "keystore/current");
+	const char *olddir = join(c, cfg->node.managed_dir, "keystore/old");
+	struct stat st;
+	bool have_cur = cur != NULL && stat(cur, &st) == 0 && S_ISDIR(st.st_mode);
+	size_t k = 0;
+	char **names = olddir != NULL ? managed_names(c, olddir, true, &k) : NULL;
+	if (!have_cur && k == 0) {
+		managed_names_free(names, k);
+		return;
+	}
+	/* at most: the two configured pairs, the configured old ones, the managed old ones */
+	struct as4_keypair_config *v =
+	        as4_arena_calloc(c->a, 2 + ks->n_old_decryption + k, sizeof(*v));
+	if (v == NULL) {
+		c->nomem = true;
+		managed_names_free(names, k);
+		return;
+	}
+	size_t m = 0;
+	if (have_cur) {
+		struct as4_keypair_config pair;
+		if (managed_pair(c, cur, &pair)) {
+			v[m++] = ks->encryption;
+			if (ks->signing.key_path != NULL && ks->encryption.key_path != NULL &&
+			    strcmp(ks->signing.key_path, ks->encryption.key_path) != 0) {
+				v[m++] = ks->signing;
+			}
+			ks->signing = pair;
+			ks->encryption = pair;
+		}
+	}
+	for (size_t i = 0; i < ks->n_old_decryption; i++) {
+		v[m++] = ks->old_decryption[i];
+	}
+	/* newest first: the names start with the time the pair was retired */
+	for (size_t i = k; i > 0; i--) {
+		struct as4_keypair_config pair;
+		const char *dir = join(c, olddir, names[i - 1]);
+		if (dir != NULL && managed_pair(c, dir, &pair)) {
+			v[m++] = pair;
+		}
+	}
+	ks->old_decryption = v;
+	ks->n_old_decryption = m;
+	managed_names_free(names, k);
 }
 
 static void load_limits(struct lctx *c)
@@ -1551,6 +1778,7 @@ as4_err as4_config_load(const char *path, const struct as4_config_options *opt,
 	load_listeners(&c);
 	load_keystore(&c);
 	load_truststores(&c);
+	load_managed(&c);
 	load_limits(&c);
 	load_sender(&c);
 	load_store_retention(&c);

@@ -253,6 +253,9 @@ struct as4_config {
 		const struct as4_party *party; /* ourselves, one of parties[] */
 		const char *data_dir;          /* LMDB environment and spool live here */
 		const char *spool_dir;         /* data_dir + "/spool" */
+		const char *managed_dir;       /* trust and keys managed through the API (resolved;
+		                                  default data_dir + "/managed"), see
+		                                  docs/admin-guide.md "Certificates" */
 	} node;
 
 	struct {

@@ -968,6 +968,95 @@ static void test_discovery(void **state)
 }
 
 /* conf/as4d.yaml and conf/pmodes/ as shipped, with the development PKI in certs/dev. */
+/* Trust and keys managed through the API (node.managed_dir). */
+static void test_managed_folder(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct as4_config *cfg = NULL;
+	struct as4_conf_errors e;
+	char want[256], from[256], to[256];
+	fx_setup(&f);
+	assert_int_equal(fx_load(&f, NULL, &cfg, &e), AS4_OK);
+	expand(&f, "@/data/managed", want, sizeof(want));
+	assert_string_equal(cfg->node.managed_dir, want);
+	assert_int_equal(cfg->truststores.n_as4, 2);
+	assert_int_equal(cfg->keystore.n_old_decryption, 0);
+	as4_config_free(cfg);
+	as4_conf_errors_cleanup(&e);
+
+	/* managed trust: appended; an expired or unreadable file is skipped with a warning */
+	static const struct {
+		const char *from, *to;
+		unsigned mode;
+	} files[] = {
+	        {"ap2.cert.pem", "data/managed/trust/as4/aa.pem", 0644},
+	        {"expired.cert.pem", "data/managed/trust/as4/bb.pem", 0644},
+	        {"garbage.pem", "data/managed/trust/tls/cc.pem", 0644},
+	        {"ca.pem", "data/managed/trust/smp/dd.pem", 0644},
+	        {"ap2.key.pem", "data/managed/keystore/current/key.pem", 0600},
+	        {"ap2.cert.pem", "data/managed/keystore/current/cert.pem", 0644},
+	        {"ap1.key.pem", "data/managed/keystore/old/20250101T000000Z-ab/key.pem", 0600},
+	        {"ap1.cert.pem", "data/managed/keystore/old/20250101T000000Z-ab/cert.pem", 0644},
+	};
+	for (size_t i = 0; i < AS4_ARRAY_LEN(files); i++) {
+		assert_int_equal(as4_str_fmt(from, sizeof(from), "%s/%s", CERTS, files[i].from),
+		                 AS4_OK);
+		assert_int_equal(as4_str_fmt(to, sizeof(to), "%s/%s", f.root, files[i].to), AS4_OK);
+		*strrchr(to, '/') = '\0';
+		assert_int_equal(as4_mkdir_p(to, 0700), AS4_OK);
+		*strchr(to, '\0') = '/';
+		fx_copy(from, to, files[i].mode);
+	}
+	assert_int_equal(fx_load(&f, NULL, &cfg, &e), AS4_OK);
+	assert_int_equal(cfg->truststores.n_as4, 3);
+	expand(&f, "@/data/managed/trust/as4/aa.pem", want, sizeof(want));
+	assert_string_equal(cfg->truststores.as4[2], want);
+	assert_int_equal(cfg->truststores.n_tls, 0);
+	assert_int_equal(cfg->truststores.n_smp, 1);
+	bool expired = false;
+	bool garbage = false;
+	for (size_t i = 0; i < e.n; i++) {
+		expired = expired || (e.v[i].warning && strstr(e.v[i].text, "bb.pem' expired on"));
+		garbage =
+		        garbage || (e.v[i].warning && strstr(e.v[i].text, "cc.pem' holds no PEM"));
+	}
+	assert_true(expired && garbage);
+	/* the managed pair signs and decrypts; as4d.yaml's pair and the old one still decrypt */
+	expand(&f, "@/data/managed/keystore/current/key.pem", want, sizeof(want));
+	assert_string_equal(cfg->keystore.signing.key_path, want);
+	assert_string_equal(cfg->keystore.encryption.key_path, want);
+	assert_int_equal(cfg->keystore.n_old_decryption, 2);
+	expand(&f, "@/certs/ap1.key.pem", want, sizeof(want));
+	assert_string_equal(cfg->keystore.old_decryption[0].key_path, want);
+	expand(&f, "@/data/managed/keystore/old/20250101T000000Z-ab/key.pem", want, sizeof(want));
+	assert_string_equal(cfg->keystore.old_decryption[1].key_path, want);
+	as4_config_free(cfg);
+	as4_conf_errors_cleanup(&e);
+
+	/* a managed key readable by others is refused like a configured one */
+	expand(&f, "@/data/managed/keystore/current/key.pem", to, sizeof(to));
+	assert_int_equal(chmod(to, 0644), 0);
+	assert_int_equal(fx_load(&f, NULL, &cfg, &e), AS4_E_CONFIG);
+	assert_errors(&f, &e,
+	              WANT("private key file '@/data/managed/keystore/current/key.pem' is readable "
+	                   "by group or others (mode 0644): chmod 600 it"));
+	as4_conf_errors_cleanup(&e);
+
+	/* node.managed_dir moves the folder */
+	char *t = text_replace(good_conf, "  data_dir: data\n",
+	                       "  data_dir: data\n  managed_dir: elsewhere\n");
+	fx_put(&f, "conf/as4d.yaml", t);
+	free(t);
+	assert_int_equal(fx_load(&f, NULL, &cfg, &e), AS4_OK);
+	expand(&f, "@/elsewhere", want, sizeof(want));
+	assert_string_equal(cfg->node.managed_dir, want);
+	assert_int_equal(cfg->keystore.n_old_decryption, 0);
+	as4_config_free(cfg);
+	as4_conf_errors_cleanup(&e);
+	fx_teardown(&f);
+}
+
 static void test_shipped_examples(void **state)
 {
 	(void)state;
@@ -1036,6 +1125,7 @@ int main(void)
 	        cmocka_unit_test(test_reload_and_slot),
 	        cmocka_unit_test(test_skip_and_override_pmodes),
 	        cmocka_unit_test(test_discovery),
+	        cmocka_unit_test(test_managed_folder),
 	        cmocka_unit_test(test_shipped_examples),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
