@@ -113,14 +113,15 @@ as4_err wss_gcm(bool encrypt, const uint8_t *key, size_t key_len, const struct a
                 struct as4_sink *out, struct as4_diag *d)
 {
 	as4_err err = AS4_OK;
-	uint8_t buf[WSS_CHUNK];
 	uint8_t iv[GCM_IV];
 	uint8_t tag[GCM_TAG];
 	int n = 0;
 	const EVP_CIPHER *cipher = gcm_cipher(key_len);
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	if (ctx == NULL || cipher == NULL) {
-		err = as4_diag_set(d, ctx == NULL ? AS4_E_NOMEM : AS4_E_INVAL,
+	/* on the heap: worker threads may run with small stacks */
+	uint8_t *buf = malloc(WSS_CHUNK);
+	if (ctx == NULL || buf == NULL || cipher == NULL) {
+		err = as4_diag_set(d, cipher == NULL ? AS4_E_INVAL : AS4_E_NOMEM,
 		                   "cannot set up AES-GCM");
 		goto out;
 	}
@@ -193,7 +194,10 @@ as4_err wss_gcm(bool encrypt, const uint8_t *key, size_t key_len, const struct a
 	}
 out:
 	ERR_clear_error();
-	OPENSSL_cleanse(buf, sizeof(buf));
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, WSS_CHUNK);
+		free(buf);
+	}
 	EVP_CIPHER_CTX_free(ctx);
 	return err;
 }

@@ -295,6 +295,69 @@ out:
 	return err;
 }
 
+as4_err as4_keystore_import(const uint8_t *key_pem, size_t key_len, const uint8_t *cert_pem,
+                            size_t cert_len, const char *label, struct as4_keystore **out,
+                            struct as4_diag *d)
+{
+	as4_err err = AS4_OK;
+	uint8_t *pem = NULL;
+	struct as4_keystore *ks = NULL;
+	*out = NULL;
+	if (key_pem == NULL || key_len == 0 || cert_pem == NULL || cert_len == 0) {
+		return as4_diag_set(d, AS4_E_CONFIG,
+		                    "%s: a private key and a certificate are needed", label);
+	}
+	if (key_len > KEY_FILE_MAX || cert_len > KEY_FILE_MAX) {
+		return as4_diag_set(d, AS4_E_CONFIG, "%s: key or certificate larger than 1 MiB",
+		                    label);
+	}
+	ks = calloc(1, sizeof(*ks));
+	/* a private copy, wiped below, so the parse never reads past the caller's bytes */
+	pem = malloc(key_len + 1);
+	if (ks == NULL || pem == NULL) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(pem, key_pem, key_len);
+	pem[key_len] = '\0';
+	err = parse_key(label, pem, key_len, &ks->key, d);
+	if (err != AS4_OK) {
+		goto out;
+	}
+	if (!EVP_PKEY_is_a(ks->key, "RSA")) {
+		err = as4_diag_set(d, AS4_E_CONFIG,
+		                   "%s: the private key is %s; eDelivery AS4 1.15 needs an RSA key",
+		                   label, EVP_PKEY_get0_type_name(ks->key));
+		goto out;
+	}
+	if (EVP_PKEY_get_bits(ks->key) < 2048) {
+		err = as4_diag_set(d, AS4_E_CONFIG,
+		                   "%s: the private key has %d bits; at least 2048 are required",
+		                   label, EVP_PKEY_get_bits(ks->key));
+		goto out;
+	}
+	err = parse_certs(label, cert_pem, cert_len, &ks->cert, &ks->chain, d);
+	if (err != AS4_OK) {
+		goto out;
+	}
+	if (X509_check_private_key(ks->cert, ks->key) != 1) {
+		ERR_clear_error();
+		err = as4_diag_set(d, AS4_E_CONFIG,
+		                   "%s: the first certificate does not belong to the private key",
+		                   label);
+		goto out;
+	}
+	*out = ks;
+	ks = NULL;
+out:
+	if (pem != NULL) {
+		OPENSSL_cleanse(pem, key_len);
+		free(pem);
+	}
+	as4_keystore_free(ks);
+	return err;
+}
+
 void as4_keystore_free(struct as4_keystore *ks)
 {
 	if (ks == NULL) {

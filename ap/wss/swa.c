@@ -123,11 +123,15 @@ static as4_err emit_xml(const struct as4_part *part, const struct as4_limits *li
 	return AS4_OK;
 }
 
+/* CRLF line ends (SwA 1.1 §5.4.2 for text types), in pieces of TEXT_CHUNK bytes. */
+#define TEXT_CHUNK 4096
+
 static as4_err emit_text(const struct as4_part *part, wss_emit_fn emit, void *ctx,
                          struct as4_diag *d)
 {
-	uint8_t out[WSS_CHUNK + 2];
+	uint8_t out[TEXT_CHUNK + 2];
 	size_t o = 0;
+	size_t dropped = 0;
 	bool after_cr = false;
 	const uint8_t *p = part->data.data;
 	for (size_t i = 0; i < part->data.len; i++) {
@@ -143,14 +147,17 @@ static as4_err emit_text(const struct as4_part *part, wss_emit_fn emit, void *ct
 		} else {
 			out[o++] = c;
 		}
-		if (o >= WSS_CHUNK) {
+		if (o >= TEXT_CHUNK) {
 			if (emit(ctx, out, o) != 0) {
 				return as4_diag_set(d, AS4_E_INTERNAL,
 				                    "digest of attachment %s failed",
 				                    part->content_id);
 			}
 			o = 0;
-			as4_blob_drop_pages(&part->data, i);
+			if (i - dropped >= WSS_CHUNK) {
+				as4_blob_drop_pages(&part->data, i);
+				dropped = i;
+			}
 		}
 	}
 	if (o > 0 && emit(ctx, out, o) != 0) {
