@@ -49,10 +49,10 @@ struct as4_party {
 	const char *name;         /* configuration name, e.g. "region-h" */
 	struct as4_party_id *ids; /* >= 1 (exactly 1, value NULL, when dynamic) */
 	size_t n_ids;
-	bool dynamic;              /* any access point of a network (see above) */
 	const char *endpoint;      /* MSH URL (responders we send to); NULL = none/discovery */
 	const char *cert_path;     /* AS4 signing/encryption certificate (PEM); NULL = none */
 	const char *tls_cert_path; /* pinned TLS server/client certificate; NULL = none */
+	bool dynamic;              /* any access point of a network (see above) */
 };
 
 enum as4_backoff { AS4_BACKOFF_CONSTANT = 0, AS4_BACKOFF_EXPONENTIAL };

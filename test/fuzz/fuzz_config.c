@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct as4_party_id ids1[] = {{AP, "ap1"}};
 static struct as4_party_id ids2[] = {{AP, "ap2"}, {NULL, "urn:oid:1.2.3"}};
 static const struct as4_party parties[] = {
-        {"ap1", ids1, 1, "http://127.0.0.1:8080/as4", "ap1.pem", NULL},
-        {"ap2", ids2, 2, "https://ap2.example/as4", "ap2.pem", NULL},
+        {"ap1", ids1, 1, "http://127.0.0.1:8080/as4", "ap1.pem", NULL, false},
+        {"ap2", ids2, 2, "https://ap2.example/as4", "ap2.pem", NULL, false},
 };
 static const struct as4_discovery_network networks[] = {{.name = "ehmi-test"}, {.name = "peppol"}};
 

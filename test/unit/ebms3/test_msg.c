@@ -43,8 +43,8 @@ static struct fixture fx;
 
 static struct as4_party_id ids_a[] = {{"urn:fdc:peppol.eu:2017:identifiers:ap", "PDK000001"}};
 static struct as4_party_id ids_b[] = {{"urn:fdc:peppol.eu:2017:identifiers:ap", "PDK000002"}};
-static struct as4_party party_a = {"a", ids_a, 1, NULL, NULL, NULL};
-static struct as4_party party_b = {"b", ids_b, 1, "https://b.example/as4", NULL, NULL};
+static struct as4_party party_a = {"a", ids_a, 1, NULL, NULL, NULL, false};
+static struct as4_party party_b = {"b", ids_b, 1, "https://b.example/as4", NULL, NULL, false};
 
 /* A PMode from A to B; callers adjust security and payload rules. */
 static struct as4_pmode make_pmode(const char *id)
@@ -1009,7 +1009,7 @@ static void test_value_rule(void **state)
 {
 	(void)state;
 	struct as4_party_id bad_ids[] = {{NULL, "PDK000001"}};
-	struct as4_party bad = {"a", bad_ids, 1, NULL, NULL, NULL};
+	struct as4_party bad = {"a", bad_ids, 1, NULL, NULL, NULL, false};
 	struct as4_pmode pm = make_pmode("plain");
 	pm.initiator = &bad;
 	struct sub x;
@@ -1032,8 +1032,8 @@ static void test_vector_encrypted_only(void **state)
 	(void)state;
 	static struct as4_party_id hd_a[] = {{NULL, "org:holodeckb2b:example:company:A"}};
 	static struct as4_party_id hd_b[] = {{NULL, "org:eu:europa:as4:example"}};
-	struct as4_party pa = {"hd-a", hd_a, 1, NULL, NULL, NULL};
-	struct as4_party pb = {"hd-b", hd_b, 1, NULL, NULL, NULL};
+	struct as4_party pa = {"hd-a", hd_a, 1, NULL, NULL, NULL, false};
+	struct as4_party pb = {"hd-b", hd_b, 1, NULL, NULL, NULL, false};
 	struct as4_pmode pm = make_pmode("8.1.22");
 	pm.agreement = "http://agreements.holodeckb2b.org/examples/agreement0";
 	pm.initiator = &pa;
@@ -1089,7 +1089,7 @@ static void test_seal_errors(void **state)
 	assert_string_equal(d.field, "payloads[1].mime_type");
 
 	make_sub(&x);
-	struct as4_party none = {"none", NULL, 0, NULL, NULL, NULL};
+	struct as4_party none = {"none", NULL, 0, NULL, NULL, NULL, false};
 	struct as4_pmode nobody = make_pmode("nobody");
 	nobody.responder = &none;
 	p.pmode = &nobody;

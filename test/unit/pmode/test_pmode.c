@@ -18,9 +18,9 @@
 static struct as4_party_id ids_a[] = {{AP, "ap-a"}, {NULL, "urn:oid:1.2.3"}};
 static struct as4_party_id ids_b[] = {{AP, "ap-b"}};
 static struct as4_party_id ids_c[] = {{AP, "ap-c"}};
-static const struct as4_party party_a = {"a", ids_a, 2, NULL, NULL, NULL};
-static const struct as4_party party_b = {"b", ids_b, 1, "https://b.example/as4", NULL, NULL};
-static const struct as4_party party_c = {"c", ids_c, 1, NULL, NULL, NULL};
+static const struct as4_party party_a = {"a", ids_a, 2, NULL, NULL, NULL, false};
+static const struct as4_party party_b = {"b", ids_b, 1, "https://b.example/as4", NULL, NULL, false};
+static const struct as4_party party_c = {"c", ids_c, 1, NULL, NULL, NULL, false};
 
 static struct as4_pmode pmodes[3];
 
