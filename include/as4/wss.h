@@ -118,6 +118,19 @@ AS4_MUST_CHECK as4_err as4_keystore_set_cert(struct as4_keystore *ks, X509 *cert
 AS4_MUST_CHECK as4_err as4_keystore_save_key(const struct as4_keystore *ks, const char *path,
                                              struct as4_diag *d);
 
+/*
+ * A keystore from PEM text held in memory (a key pair uploaded through the admin API for a
+ * rollover): the same checks as as4_keystore_load() (unencrypted PKCS#8 or PKCS#1 RSA key of
+ * at least 2048 bits, the first certificate belongs to it, issuers may follow). label names the
+ * source in diagnostics ("request"). The caller wipes its copy of key_pem (OPENSSL_cleanse);
+ * this function wipes its own. *out owns the new keystore. AS4_E_CONFIG with a diagnostic
+ * saying what is wrong (never quoting key material), AS4_E_NOMEM. Thread-safe.
+ */
+AS4_MUST_CHECK as4_err as4_keystore_import(const uint8_t *key_pem, size_t key_len,
+                                           const uint8_t *cert_pem, size_t cert_len,
+                                           const char *label, struct as4_keystore **out,
+                                           struct as4_diag *d);
+
 /* ---- Truststore: CA certificates signers must chain to -------------------------------- */
 
 struct as4_truststore;

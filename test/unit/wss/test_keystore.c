@@ -107,6 +107,60 @@ static void keystore_refuses_encrypted_key(void **state)
 	unlink(path);
 }
 
+/* Key pairs uploaded through the API: the checks of a load, from memory; save round trip. */
+static void keystore_import_from_memory(void **state)
+{
+	(void)state;
+	uint8_t *key = NULL, *cert = NULL, *other = NULL, *weak = NULL, *weak_cert = NULL;
+	size_t kl = 0, cl = 0, ol = 0, wl = 0, wcl = 0;
+	assert_int_equal(as4_file_read(data("ap1.key.pem"), 1 << 20, &key, &kl), AS4_OK);
+	assert_int_equal(as4_file_read(data("ap1.cert.pem"), 1 << 20, &cert, &cl), AS4_OK);
+	assert_int_equal(as4_file_read(data("ap2.cert.pem"), 1 << 20, &other, &ol), AS4_OK);
+	assert_int_equal(as4_file_read(data("weak.key.pem"), 1 << 20, &weak, &wl), AS4_OK);
+	assert_int_equal(as4_file_read(data("weak.cert.pem"), 1 << 20, &weak_cert, &wcl), AS4_OK);
+	struct as4_keystore *ks = NULL;
+	struct as4_diag d;
+	as4_diag_init(&d);
+	assert_int_equal(as4_keystore_import(key, kl, cert, cl, "request", &ks, &d), AS4_OK);
+	assert_non_null(as4_keystore_cert(ks));
+	/* saved with mode 0600 and loadable like any configured key */
+	char path[256];
+	assert_int_equal(as4_str_fmt(path, sizeof(path), "%s/imported.pem", fx_tmpdir()), AS4_OK);
+	assert_int_equal(as4_keystore_save_key(ks, path, &d), AS4_OK);
+	as4_keystore_free(ks);
+	ks = NULL;
+	assert_int_equal(as4_keystore_load(path, data("ap1.cert.pem"), &ks, &d), AS4_OK);
+	as4_keystore_free(ks);
+	ks = NULL;
+	unlink(path);
+
+	as4_diag_init(&d);
+	assert_int_equal(as4_keystore_import(key, kl, other, ol, "request", &ks, &d), AS4_E_CONFIG);
+	assert_null(ks);
+	assert_non_null(
+	        strstr(as4_diag_text(&d), "request: the first certificate does not belong"));
+	as4_diag_init(&d);
+	assert_int_equal(as4_keystore_import(weak, wl, weak_cert, wcl, "request", &ks, &d),
+	                 AS4_E_CONFIG);
+	assert_non_null(strstr(as4_diag_text(&d), "1024 bits"));
+	as4_diag_init(&d);
+	assert_int_equal(as4_keystore_import(cert, cl, cert, cl, "request", &ks, &d), AS4_E_CONFIG);
+	assert_non_null(strstr(as4_diag_text(&d), "holds no PEM private key"));
+	as4_diag_init(&d);
+	assert_int_equal(as4_keystore_import(key, kl, key, kl, "request", &ks, &d), AS4_E_CONFIG);
+	assert_non_null(strstr(as4_diag_text(&d), "holds no certificate"));
+	as4_diag_init(&d);
+	assert_int_equal(as4_keystore_import(key, 0, cert, cl, "request", &ks, &d), AS4_E_CONFIG);
+	/* the diagnostic never quotes the key */
+	assert_null(strstr(as4_diag_text(&d), "PRIVATE KEY"));
+	assert_null(ks);
+	free(key);
+	free(cert);
+	free(other);
+	free(weak);
+	free(weak_cert);
+}
+
 static void truststore_paths_and_time(void **state)
 {
 	(void)state;
@@ -231,6 +285,7 @@ int main(void)
 	        cmocka_unit_test(keystore_refuses_open_modes),
 	        cmocka_unit_test(keystore_refuses_bad_keys),
 	        cmocka_unit_test(keystore_refuses_encrypted_key),
+	        cmocka_unit_test(keystore_import_from_memory),
 	        cmocka_unit_test(truststore_paths_and_time),
 	        cmocka_unit_test(certificate_helpers),
 	};
