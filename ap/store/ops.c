@@ -270,6 +270,11 @@ static void apply_update(struct stxn *t, struct as4_msgrec *rec, const struct as
 	if (u->to == AS4_ST_SENDING && from != AS4_ST_SENDING) {
 		rec->attempts++;
 	}
+	if (u->to == AS4_ST_QUEUED && from == AS4_ST_FAILED) {
+		/* an admin's retry: a fresh series of attempts */
+		rec->attempts = 0;
+		rec->queued_ms = c->now;
+	}
 	rec->next_due_ms = due_state(u->to) ? (u->next_due_ms > 0 ? u->next_due_ms : c->now) : 0;
 	if (u->to == AS4_ST_BACKEND_ACKED) {
 		rec->acked = true;
@@ -360,6 +365,7 @@ static void op_put(struct stxn *t, struct wop *op)
 	rec->purged_ms = 0;
 	rec->n_events = 0;
 	rec->next_due_ms = rec->dir == AS4_DIR_OUT ? (p->due_ms > 0 ? p->due_ms : now) : 0;
+	rec->queued_ms = rec->dir == AS4_DIR_OUT ? now : 0;
 	for (size_t i = 0; i < rec->n_payloads; i++) {
 		struct as4_store_payload *pl = &rec->payloads[i];
 		set_str(t, &pl->file, op->files[i].name);

@@ -261,6 +261,7 @@ enum {
 	T_ACKED,
 	T_PURGED,
 	T_N_EVENTS,
+	T_QUEUED,
 };
 
 /* Payload (nested) tags. */
@@ -445,6 +446,7 @@ as4_err store_rec_encode(const struct as4_msgrec *r, struct as4_buf *b)
 	        {T_ACKED, r->acked ? 1u : 0u},
 	        {T_PURGED, zigzag(r->purged_ms)},
 	        {T_N_EVENTS, r->n_events},
+	        {T_QUEUED, zigzag(r->queued_ms)},
 	};
 	for (size_t i = 0; i < AS4_ARRAY_LEN(nums) && err == AS4_OK; i++) {
 		err = put_u64(b, nums[i].tag, nums[i].v);
@@ -766,6 +768,9 @@ static bool dec_rec_num(struct as4_msgrec *r, unsigned tag, uint64_t u)
 	case T_N_EVENTS:
 		r->n_events = (uint32_t)u;
 		return u <= UINT32_MAX;
+	case T_QUEUED:
+		r->queued_ms = unzigzag(u);
+		return true;
 	default:
 		return true;
 	}
@@ -808,7 +813,7 @@ as4_err store_rec_decode(const uint8_t *p, size_t n, struct as4_msgrec *r)
 				r->props = q;
 				ok = dec_prop(&f, &r->props[r->n_props++], &nomem);
 			}
-		} else if (tag <= T_N_EVENTS) {
+		} else if (tag <= T_QUEUED) {
 			ok = val_u64(&f, &u) && dec_rec_num(r, tag, u);
 		}
 		if (!ok) {

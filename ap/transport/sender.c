@@ -320,8 +320,9 @@ static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct a
 		const struct as4_pmode_reliability *rel = &pm->reliability;
 		int64_t delay = retry_delay_ms(rel, rec->attempts);
 		int64_t due = now + delay;
-		bool past_deadline =
-		        rel->deadline_ms > 0 && due > rec->created_ms + (int64_t)rel->deadline_ms;
+		/* attempts and deadline count from the last (re)queueing */
+		int64_t since = rec->queued_ms > 0 ? rec->queued_ms : rec->created_ms;
+		bool past_deadline = rel->deadline_ms > 0 && due > since + (int64_t)rel->deadline_ms;
 		const char *why = as4_diag_text(&a->diag);
 		if (a->err == AS4_E_PEER_ERROR) {
 			/* the peer's own code is the first word of the detail */

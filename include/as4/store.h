@@ -63,7 +63,8 @@ enum as4_dir {
 
 /*
  * Message states. Outbound: queued -> sending -> delivered | retrying | failed; retrying ->
- * sending | failed; failed -> queued (an admin's retry). Inbound: received ->
+ * sending | failed; failed -> queued (an admin's retry: attempts start again from 0 and
+ * queued_ms is set, so the PMode's retries and deadline apply afresh). Inbound: received ->
  * delivered-to-backend (acknowledged) | failed-to-backend; failed-to-backend ->
  * delivered-to-backend | failed-to-backend. A state may also "change" to itself (the event
  * then records a note, e.g. a push attempt) except the two final states delivered and
@@ -192,6 +193,9 @@ struct as4_msgrec {
 	bool acked;              /* store: inbound, acknowledged by the backend */
 	int64_t purged_ms;       /* store: when retention removed the payload files, else 0 */
 	uint32_t n_events;       /* store: events logged so far */
+	int64_t queued_ms; /* store: outbound, when it last became queued (submission, or an
+	                      admin's retry of a failed message): where its attempts and deadline
+	                      start; 0 in records written before this field existed */
 };
 
 /* Zero rec (all strings NULL, counts 0). */

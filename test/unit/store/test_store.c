@@ -197,6 +197,7 @@ static void test_codec(void **state)
 	r.signed_refs[0].digest_value = sdup("q83vEjRWeJA=");
 	r.acked = false;
 	r.n_events = 7;
+	r.queued_ms = 1700000000999;
 
 	struct as4_buf b;
 	as4_buf_init(&b, 1 << 20);
@@ -216,6 +217,7 @@ static void test_codec(void **state)
 	assert_string_equal(back.signed_refs[0].digest_value, "q83vEjRWeJA=");
 	assert_string_equal(back.props[0].type, "iso6523-actorid-upis");
 	assert_int_equal(back.n_events, 7);
+	assert_int_equal(back.queued_ms, 1700000000999);
 
 	/* Deep copy equals the original. */
 	struct as4_msgrec cp;
@@ -575,7 +577,10 @@ static void test_outbound(void **state)
 	assert_int_equal(as4_store_transition(st, 4242, &missing, D), AS4_E_NOTFOUND);
 	assert_int_equal(as4_store_ack(st, b, NULL, D), AS4_E_STATE);
 
-	/* An admin fails b, then retries it: back in the queue. */
+	/* An admin fails b, then retries it: back in the queue with a fresh series of attempts. */
+	struct as4_msgrec before;
+	assert_int_equal(as4_store_get(st, b, &before, D), AS4_OK);
+	assert_true(before.queued_ms > 0 && before.queued_ms <= as4_time_now_ms());
 	struct as4_store_update fail = {.to = AS4_ST_FAILED, .reason = "cancelled by admin"};
 	assert_int_equal(as4_store_transition(st, b, &fail, D), AS4_OK);
 	assert_int_equal(as4_store_claim_due(st, now + 7200000, 10, &got, &n, D), AS4_OK);
@@ -585,6 +590,18 @@ static void test_outbound(void **state)
 	assert_int_equal(as4_store_claim_due(st, as4_time_now_ms() + 10, 10, &got, &n, D), AS4_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(got[0].id, b);
+	assert_int_equal(got[0].attempts, 1);
+	assert_true(got[0].queued_ms >= before.queued_ms);
+	as4_msgrec_array_free(got, n);
+	as4_msgrec_cleanup(&before);
+	/* That attempt fails for good and the admin retries once more: counting starts over. */
+	struct as4_store_update fail2 = {
+	        .to = AS4_ST_FAILED, .reason = "no receipt", .expect = 1u << AS4_ST_SENDING};
+	assert_int_equal(as4_store_transition(st, b, &fail2, D), AS4_OK);
+	assert_int_equal(as4_store_transition(st, b, &retry, D), AS4_OK);
+	assert_int_equal(as4_store_claim_due(st, as4_time_now_ms() + 10, 10, &got, &n, D), AS4_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0].attempts, 1);
 	as4_msgrec_array_free(got, n);
 
 	assert_int_equal(as4_store_claim_due(st, now, 0, &got, &n, D), AS4_E_INVAL);
