@@ -236,6 +236,8 @@ void as4_api_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 		} else {
 			method_not_allowed(resp, "POST");
 		}
+	} else if (strcmp(rest, "/participants") == 0 || as4_str_starts(rest, "/participants/")) {
+		api_participants(r, req, rest, body, resp);
 	} else if (strcmp(rest, "/inbox") == 0) {
 		if (!get) {
 			method_not_allowed(resp, "GET");
@@ -253,12 +255,6 @@ void as4_api_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 			method_not_allowed(resp, "POST");
 		} else if (need(r, NEED_SUBMIT, resp)) {
 			api_message_ack(r, req, id, resp);
-		}
-	} else if (message_route(rest, "/retry", id, sizeof(id))) {
-		if (!post) {
-			method_not_allowed(resp, "POST");
-		} else if (need(r, NEED_ADMIN, resp)) {
-			api_message_retry(r, req, body, id, resp);
 		}
 	} else if (message_route(rest, "", id, sizeof(id))) {
 		if (!get) {

@@ -26,9 +26,13 @@ void api_message_payload(struct api_req *r, struct as4_http_req *req, const char
 void api_message_ack(struct api_req *r, struct as4_http_req *req, const char *msgid,
                      struct as4_http_resp *resp);
 void api_inbox(struct api_req *r, struct as4_http_req *req, struct as4_http_resp *resp);
-/* POST /messages/{id}/retry (api_retry.c): a failed outbound message back to queued. */
-void api_message_retry(struct api_req *r, struct as4_http_req *req, const struct as4_blob *body,
-                       const char *msgid, struct as4_http_resp *resp);
+
+/*
+ * /participants and /participants/{gln}: list and read (any role), PUT and DELETE (admin);
+ * methods and roles are checked inside (api_participants.c). rest is the path below /api/v1.
+ */
+void api_participants(struct api_req *r, struct as4_http_req *req, const char *rest,
+                      const struct as4_blob *body, struct as4_http_resp *resp);
 
 /*
  * Submission of an ehmiSBDH envelope (Content-Type application/xml or text/xml): routing,

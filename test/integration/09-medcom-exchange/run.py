@@ -226,6 +226,41 @@ try:
           "oversize envelope at the receiver: EBMS:0004 (%s)" % err)
     check(ap2.store_files() == before2, "receiver refusals stored nothing")
 
+    # ---- participants managed through the API ------------------------------------------
+    st, body, raw, _ = ap2.api("GET", "/participants", role="reader")
+    check(st == 200 and [p["gln"] for p in body["participants"]] == [RECEIVER] and
+          body["participants"][0]["source"] == "config" and
+          body["participants"][0]["delivery"] == "inbox", "GET /participants (%s)" % raw)
+    st, body, raw, _ = ap2.api("PUT", "/participants/" + NOT_SERVED,
+                               {"name": "Clinic C", "sor": "123456789"}, role="submitter")
+    check(st == 403, "PUT needs the admin role (%s)" % st)
+    st, body, raw, _ = ap2.api("PUT", "/participants/" + BAD_GLN, {"name": "x"})
+    check(st == 422 and body["error"]["code"] == "invalid_gln", "PUT with a bad GLN: 422")
+    st, body, raw, _ = ap2.api("PUT", "/participants/" + RECEIVER, {"name": "x"})
+    check(st == 409, "a participant of as4d.yaml is read-only through the API (%s)" % st)
+    st, body, raw, _ = ap2.api("PUT", "/participants/" + NOT_SERVED, {"name": "Clinic C",
+                                                                      "sor": "12x"})
+    check(st == 400 and body["error"]["field"] == "sor", "PUT with a bad SOR: 400 (%s)" % raw)
+    st, body, raw, _ = ap2.api("PUT", "/participants/0088:" + NOT_SERVED,
+                               {"name": "Clinic C", "sor": "123456789"})
+    check(st == 201 and body["gln"] == NOT_SERVED and body["source"] == "api",
+          "PUT adds a participant: 201 (%s)" % raw)
+    env = wrap(hn_path, receiver=NOT_SERVED, doc_id=hn_doc)
+    st, body, raw, _ = submit_xml(ap1, env)
+    out = ap1.wait_state(body["message_id"], ("delivered", "failed"), direction="out") \
+        if st == 202 else None
+    check(out is not None and out["state"] == "delivered",
+          "the new participant receives at once (no restart)")
+    st, body, raw, _ = ap2.api("GET", "/participants/" + NOT_SERVED, role="reader")
+    check(st == 200 and body["name"] == "Clinic C" and body["sor"] == "123456789",
+          "GET one participant")
+    st, body, raw, _ = ap2.api("DELETE", "/participants/" + NOT_SERVED)
+    check(st == 200, "DELETE removes it (%s)" % raw)
+    st, body, raw, _ = ap2.api("GET", "/participants/" + NOT_SERVED, role="reader")
+    check(st == 404, "gone after DELETE (%s)" % st)
+    st, body, raw, _ = ap2.api("DELETE", "/participants/" + NOT_SERVED)
+    check(st == 404, "DELETE of an unknown participant: 404")
+
     # ---- the same InstanceIdentifier in a new AS4 message: accepted and reported -----------
     if "hco" in sent:
         out = sent_json(sent["hco"][2], "0088:" + RECEIVER, pmode="medcom-hco")
