@@ -256,6 +256,12 @@ void as4_api_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 		} else if (need(r, NEED_SUBMIT, resp)) {
 			api_message_ack(r, req, id, resp);
 		}
+	} else if (message_route(rest, "/retry", id, sizeof(id))) {
+		if (!post) {
+			method_not_allowed(resp, "POST");
+		} else if (need(r, NEED_ADMIN, resp)) {
+			api_message_retry(r, req, body, id, resp);
+		}
 	} else if (message_route(rest, "", id, sizeof(id))) {
 		if (!get) {
 			method_not_allowed(resp, "GET");

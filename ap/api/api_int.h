@@ -33,6 +33,9 @@ void api_inbox(struct api_req *r, struct as4_http_req *req, struct as4_http_resp
  */
 void api_participants(struct api_req *r, struct as4_http_req *req, const char *rest,
                       const struct as4_blob *body, struct as4_http_resp *resp);
+/* POST /messages/{id}/retry (api_retry.c): a failed outbound message back to queued. */
+void api_message_retry(struct api_req *r, struct as4_http_req *req, const struct as4_blob *body,
+                       const char *msgid, struct as4_http_resp *resp);
 
 /*
  * Submission of an ehmiSBDH envelope (Content-Type application/xml or text/xml): routing,
