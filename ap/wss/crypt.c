@@ -741,8 +741,10 @@ static as4_err key_for(const struct wss_env *e, const xmlNode *ed, const xmlNode
 		xmlNode *rl = as4_xml_child(ek, AS4_NS_XENC, "ReferenceList");
 		for (xmlNode *dr = as4_xml_first_elem(rl); dr != NULL; dr = as4_xml_next_elem(dr)) {
 			const char *u = as4_xml_attr(dr, NULL, "URI");
-			if (as4_xml_is(dr, AS4_NS_XENC, "DataReference") && u != NULL &&
-			    u[0] == '#' && strcmp(u + 1, id) == 0) {
+			/* AS4.NET writes DataReference URIs without the '#' */
+			const char *ref = u != NULL && u[0] == '#' ? u + 1 : u;
+			if (as4_xml_is(dr, AS4_NS_XENC, "DataReference") && ref != NULL &&
+			    strcmp(ref, id) == 0) {
 				*out = ek;
 				return AS4_OK;
 			}

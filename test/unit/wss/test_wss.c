@@ -344,6 +344,45 @@ static void large_parts_spool_and_stream(void **state)
 	as4_keystore_free(receiver);
 }
 
+/* An EncryptedData without KeyInfo is matched through the EncryptedKey's ReferenceList. */
+static void encrypted_data_found_by_reference_list(void **state)
+{
+	(void)state;
+	struct as4_diag d;
+	as4_diag_init(&d);
+	struct as4_keystore *receiver = fx_keystore("ap2");
+	xmlDoc *env = fx_envelope(1);
+	struct as4_part part;
+	fx_part(&part, 0, "application/xml", "<a/>", 4);
+	struct as4_wss_seal_params sp = {.encrypt_for = as4_keystore_cert(receiver)};
+	assert_int_equal(as4_wss_seal(&sp, env, &part, 1, NULL, &d), AS4_OK);
+	/* drop the KeyInfo of the EncryptedData, and write the DataReference without '#' */
+	xmlNode *root = xmlDocGetRootElement(env);
+	xmlNode *sec = as4_xml_child(as4_xml_child(root, AS4_NS_SOAP12, "Header"), AS4_NS_WSSE,
+	                             "Security");
+	xmlNode *ed = as4_xml_child(sec, AS4_NS_XENC, "EncryptedData");
+	xmlNode *ki = as4_xml_child(ed, AS4_NS_DS, "KeyInfo");
+	xmlUnlinkNode(ki);
+	xmlFreeNode(ki);
+	xmlNode *ek = as4_xml_child(sec, AS4_NS_XENC, "EncryptedKey");
+	xmlNode *dr = as4_xml_child(as4_xml_child(ek, AS4_NS_XENC, "ReferenceList"), AS4_NS_XENC,
+	                            "DataReference");
+	const char *uri = as4_xml_attr(dr, NULL, "URI");
+	char bare[128];
+	assert_int_equal(as4_str_copy(bare, sizeof(bare), uri + 1), AS4_OK);
+	xmlSetProp(dr, BAD_CAST "URI", BAD_CAST bare);
+	env = fx_wire(env);
+	struct as4_wss_open_params op = {.decrypt_keys = &receiver, .n_decrypt_keys = 1};
+	struct as4_wss_open_result res;
+	as4_wss_open_result_init(&res);
+	assert_int_equal(as4_wss_open(&op, env, &part, 1, &res, &d), AS4_OK);
+	check_parts_equal(&part, "application/xml", "<a/>", 4);
+	as4_wss_open_result_cleanup(&res);
+	as4_part_cleanup(&part);
+	xmlFreeDoc(env);
+	as4_keystore_free(receiver);
+}
+
 /* ---- the attachment digest input (SwA 1.1 §5.4.2) ---------------------------------- */
 
 static int collect(void *ctx, const uint8_t *p, size_t n)
@@ -461,6 +500,7 @@ int main(void)
 	        cmocka_unit_test(signal_sign_and_verify),
 	        cmocka_unit_test(no_security_requested_is_noop),
 	        cmocka_unit_test(large_parts_spool_and_stream),
+	        cmocka_unit_test(encrypted_data_found_by_reference_list),
 	        cmocka_unit_test(swa_digest_input_rules),
 	        cmocka_unit_test(swa_xml_attachment_must_parse),
 	        cmocka_unit_test(cid_uri_matching),
