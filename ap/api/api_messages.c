@@ -12,6 +12,7 @@
 
 #include "api_int.h"
 #include "as4/admin_json.h"
+#include "as4/discovery.h"
 #include "as4/ebms3.h"
 #include "as4/mime.h"
 #include "as4/log.h"
@@ -397,7 +398,8 @@ static bool party_is(const struct as4_party *p, const char *name_or_id)
 		return true;
 	}
 	for (size_t i = 0; i < p->n_ids; i++) {
-		if (strcmp(p->ids[i].value, name_or_id) == 0) {
+		/* a dynamic party's id has no value (as4/pmode.h) */
+		if (p->ids[i].value != NULL && strcmp(p->ids[i].value, name_or_id) == 0) {
 			return true;
 		}
 	}
@@ -921,7 +923,8 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 			goto out;
 		}
 	}
-	if (pm->responder_discovery || pm->responder == NULL || pm->responder->endpoint == NULL) {
+	if (!pm->responder_discovery &&
+	    (pm->responder == NULL || pm->responder->endpoint == NULL)) {
 		err = as4_diag_set_field(&d, AS4_E_CONFIG, "pmode",
 		                         "PMode '%s' has no static responder endpoint", pm->id);
 		goto fail;
@@ -990,7 +993,8 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 	rec.from.value = as4_str_dup(pm->initiator->ids[0].value);
 	rec.from_role = as4_str_dup(pm->initiator_role);
 	rec.to.type = dup_or_null(pm->responder->ids[0].type);
-	rec.to.value = as4_str_dup(pm->responder->ids[0].value);
+	/* discovery: a dynamic responder's PartyId and every endpoint are known at sending */
+	rec.to.value = dup_or_null(pm->responder->ids[0].value);
 	rec.to_role = as4_str_dup(pm->responder_role);
 	rec.service = as4_str_dup(pm->service);
 	rec.service_type = dup_or_null(pm->service_type);
@@ -1001,10 +1005,11 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 	rec.conversation_id = as4_str_dup(conv);
 	rec.message_id = as4_str_dup(msgid);
 	rec.ref_to_message_id = dup_or_null(ref);
-	rec.endpoint_url = as4_str_dup(pm->responder->endpoint);
-	if (rec.pmode_id == NULL || rec.from.value == NULL || rec.to.value == NULL ||
-	    rec.service == NULL || rec.action == NULL || rec.conversation_id == NULL ||
-	    rec.message_id == NULL || rec.endpoint_url == NULL) {
+	rec.endpoint_url = pm->responder_discovery ? NULL : as4_str_dup(pm->responder->endpoint);
+	if (rec.pmode_id == NULL || rec.from.value == NULL ||
+	    (rec.to.value == NULL && !pm->responder->dynamic) || rec.service == NULL ||
+	    rec.action == NULL || rec.conversation_id == NULL || rec.message_id == NULL ||
+	    (rec.endpoint_url == NULL && !pm->responder_discovery)) {
 		err = as4_diag_set(&d, AS4_E_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -1035,6 +1040,11 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 				goto fail;
 			}
 		}
+	}
+	/* discovery: the receiver's participant id and the identifiers to look up */
+	err = as4_discovery_check_submission(pm, &rec, &d);
+	if (err != AS4_OK) {
+		goto fail;
 	}
 	n_blobs = src.files != NULL ? src.n_files : json_array_size(payloads);
 	blobs = calloc(n_blobs ? n_blobs : 1, sizeof(*blobs));

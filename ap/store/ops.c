@@ -254,6 +254,9 @@ static void apply_update(struct stxn *t, struct as4_msgrec *rec, const struct as
 	if (u->receiver_cert_pem != NULL) {
 		set_str(t, &rec->receiver_cert_pem, u->receiver_cert_pem);
 	}
+	if (u->to_value != NULL) {
+		set_str(t, &rec->to.value, u->to_value);
+	}
 	if (u->n_signed_refs > 0) {
 		replace_sigrefs(t, rec, u->signed_refs, u->n_signed_refs);
 	}

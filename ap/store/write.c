@@ -228,6 +228,12 @@ as4_err as4_store_transition(struct as4_store *st, uint64_t id, const struct as4
 		err = as4_diag_set(d, AS4_E_LIMIT, "store: certificate longer than %u bytes",
 		                   STORE_STR_MAX);
 	}
+	if (err == AS4_OK && u->to_value != NULL &&
+	    (u->to_value[0] == '\0' || strlen(u->to_value) > STORE_PEER_MAX)) {
+		err = as4_diag_set(d, AS4_E_LIMIT,
+		                   "store: to party value empty or longer than %u bytes",
+		                   STORE_PEER_MAX);
+	}
 	if (err == AS4_OK && u->notify != NULL &&
 	    (u->notify[0] == '\0' || strlen(u->notify) > AS4_STORE_NOTE_MAX)) {
 		err = as4_diag_set(d, u->notify[0] == '\0' ? AS4_E_INVAL : AS4_E_LIMIT,

@@ -134,23 +134,26 @@ static as4_err participant_of(const struct as4_msgrec *rec, struct as4_smp_id *o
 	const char *type = NULL;
 	const char *value = rec->final_recipient;
 	for (size_t i = 0; i < rec->n_props; i++) {
-		if (rec->props[i].name != NULL && strcmp(rec->props[i].name, "finalRecipient") == 0) {
+		if (rec->props[i].name != NULL &&
+		    strcmp(rec->props[i].name, "finalRecipient") == 0) {
 			type = rec->props[i].type;
 			value = rec->props[i].value;
 			break;
 		}
 	}
 	if (value == NULL || value[0] == '\0') {
-		return as4_diag_set_field(d, AS4_E_INVAL, "final_recipient",
-		                          "the receiver is found by discovery: final_recipient (its "
-		                          "participant id, e.g. 0088:5790000000000) is required");
+		return as4_diag_set_field(
+		        d, AS4_E_INVAL, "final_recipient",
+		        "the receiver is found by discovery: final_recipient (its "
+		        "participant id, e.g. 0088:5790000000000) is required");
 	}
 	struct as4_diag id_d;
 	as4_diag_init(&id_d);
 	as4_err err = as4_smp_id_set(type != NULL ? type : DEFAULT_PARTICIPANT_SCHEME, value,
 	                             AS4_SMP_ID_PARTICIPANT, out, &id_d);
 	if (err != AS4_OK) {
-		return as4_diag_set_field(d, err, "final_recipient",
+		/* AS4_E_GLN too: either way the request named no valid receiver */
+		return as4_diag_set_field(d, AS4_E_INVAL, "final_recipient",
 		                          "final_recipient is not a participant identifier: %s",
 		                          as4_diag_text(&id_d));
 	}
@@ -186,9 +189,10 @@ static as4_err service_of(const struct as4_msgrec *rec, struct lookup_key *k, st
 		err = as4_smp_id_format(&id, k->process, sizeof(k->process));
 	}
 	if (err != AS4_OK) {
-		return as4_diag_set_field(d, AS4_E_CONFIG, "pmode",
-		                          "eb:Service with its type is not a process identifier: %s",
-		                          as4_diag_text(&id_d));
+		return as4_diag_set_field(
+		        d, AS4_E_CONFIG, "pmode",
+		        "eb:Service with its type is not a process identifier: %s",
+		        as4_diag_text(&id_d));
 	}
 	return AS4_OK;
 }
@@ -197,8 +201,8 @@ static as4_err key_of(const struct as4_msgrec *rec, struct lookup_key *k, struct
 {
 	struct as4_smp_id p;
 	as4_err err = participant_of(rec, &p, d);
-	if (err == AS4_OK && as4_smp_id_format(&p, k->participant, sizeof(k->participant)) !=
-	                             AS4_OK) {
+	if (err == AS4_OK &&
+	    as4_smp_id_format(&p, k->participant, sizeof(k->participant)) != AS4_OK) {
 		err = as4_diag_set_field(d, AS4_E_INVAL, "final_recipient",
 		                         "final_recipient is too long");
 	}
@@ -277,43 +281,90 @@ static bool differs(const char *a, const char *b)
 	return a == NULL || b == NULL || strcmp(a, b) != 0;
 }
 
-/* For a dynamic responder: eb:To PartyId = the CN of the receiver's certificate. */
-static as4_err set_to(const struct as4_pmode *pm, struct as4_msgrec *rec, X509 *cert,
-                      struct as4_diag *d)
+/*
+ * The eb:To PartyId value for a receiver with certificate cert into cn (capacity cap): the CN
+ * for a dynamic responder party, "" for a configured one (its PartyId is in the record).
+ */
+static as4_err to_value(const struct as4_pmode *pm, X509 *cert, char *cn, size_t cap,
+                        struct as4_diag *d)
 {
-	if (!pm->responder->dynamic) {
-		return AS4_OK;
-	}
-	char cn[256];
-	as4_err err = cert_cn(cert, cn, sizeof(cn), d);
-	if (err == AS4_OK) {
-		err = set_str(&rec->to.value, cn, d);
-	}
-	return err;
+	cn[0] = '\0';
+	return pm->responder->dynamic ? cert_cn(cert, cn, cap, d) : AS4_OK;
 }
 
 /* Go on with what an earlier attempt recorded (the SMP is unreachable just now). */
-static as4_err use_recorded(const struct as4_pmode *pm, struct as4_msgrec *rec,
-                            struct as4_diag *d)
+static as4_err use_recorded(const struct as4_pmode *pm, struct as4_msgrec *rec, struct as4_diag *d)
 {
+	if (!pm->responder->dynamic || rec->to.value != NULL) {
+		return AS4_OK;
+	}
 	X509 *x = pem_x509(rec->receiver_cert_pem);
 	if (x == NULL) {
-		return as4_diag_set(d, AS4_E_CORRUPT,
-		                    "the receiver certificate stored with the message cannot be read");
+		return as4_diag_set(
+		        d, AS4_E_CORRUPT,
+		        "the receiver certificate stored with the message cannot be read");
 	}
-	as4_err err = set_to(pm, rec, x, d);
+	char cn[256];
+	as4_err err = to_value(pm, x, cn, sizeof(cn), d);
 	X509_free(x);
+	return err == AS4_OK ? set_str(&rec->to.value, cn, d) : err;
+}
+
+/*
+ * Record a lookup result on the message when it differs from what the record holds (the
+ * message's history names its receiver before anything is sent there), then update the
+ * worker's copy.
+ */
+static as4_err record(struct as4_ap *ap, const struct as4_pmode *pm, struct as4_msgrec *rec,
+                      const struct as4_smp_result *res, struct as4_diag *d)
+{
+	char cn[256];
+	as4_err err = to_value(pm, res->cert, cn, sizeof(cn), d);
+	if (err != AS4_OK) {
+		return err;
+	}
+	if (!differs(rec->endpoint_url, res->endpoint_url) &&
+	    !differs(rec->receiver_cert_pem, res->cert_pem) &&
+	    !(cn[0] != '\0' && differs(rec->to.value, cn))) {
+		return AS4_OK;
+	}
+	char reason[1024];
+	if (as4_str_fmt(reason, sizeof(reason), "receiver discovered: %s (certificate %s)",
+	                res->endpoint_url,
+	                res->cert_subject != NULL ? res->cert_subject : "?") != AS4_OK) {
+		/* truncated: still names the endpoint */
+	}
+	struct as4_store_update u = {0};
+	u.to = AS4_ST_SENDING;
+	u.expect = 1u << AS4_ST_SENDING;
+	u.reason = reason;
+	u.endpoint_url = res->endpoint_url;
+	u.receiver_cert_pem = res->cert_pem;
+	u.to_value = cn[0] != '\0' ? cn : NULL;
+	err = as4_store_transition(ap->store, rec->id, &u, d);
+	if (err == AS4_OK) {
+		err = set_str(&rec->endpoint_url, res->endpoint_url, d);
+	}
+	if (err == AS4_OK) {
+		err = set_str(&rec->receiver_cert_pem, res->cert_pem, d);
+	}
+	if (err == AS4_OK && cn[0] != '\0') {
+		err = set_str(&rec->to.value, cn, d);
+	}
+	if (err == AS4_OK) {
+		struct as4_log_ctx lc = {rec->message_id, pm->id, rec->endpoint_url, NULL};
+		as4_log_ctx(AS4_LOG_INFO, &lc, "%s%s", reason,
+		            res->from_cache ? " (from the cache)" : "");
+	}
 	return err;
 }
 
-as4_err as4_discovery_resolve(struct as4_ap *ap, struct as4_runtime *rt,
-                              const struct as4_pmode *pm, struct as4_msgrec *rec,
-                              struct as4_diag *d)
+as4_err as4_discovery_resolve(struct as4_ap *ap, struct as4_runtime *rt, const struct as4_pmode *pm,
+                              struct as4_msgrec *rec, struct as4_diag *d)
 {
 	if (!pm->responder_discovery) {
 		return AS4_OK;
 	}
-	struct as4_log_ctx lc = {rec->message_id, pm->id, NULL, NULL};
 	struct as4_smp_result *res = NULL;
 	struct lookup_key *k = malloc(sizeof(*k));
 	if (k == NULL) {
@@ -337,7 +388,7 @@ as4_err as4_discovery_resolve(struct as4_ap *ap, struct as4_runtime *rt,
 	bool recorded = rec->endpoint_url != NULL && rec->endpoint_url[0] != '\0' &&
 	                rec->receiver_cert_pem != NULL && rec->receiver_cert_pem[0] != '\0';
 	if (err == AS4_E_SMP_UNAVAILABLE && recorded) {
-		lc.peer = rec->endpoint_url;
+		struct as4_log_ctx lc = {rec->message_id, pm->id, rec->endpoint_url, NULL};
 		as4_log_ctx(AS4_LOG_NOTICE, &lc,
 		            "discovery unavailable (%s); sending to the endpoint found earlier",
 		            as4_diag_text(&ld));
@@ -352,36 +403,7 @@ as4_err as4_discovery_resolve(struct as4_ap *ap, struct as4_runtime *rt,
 	if (res->from_cache) {
 		atomic_fetch_add(&ap->metrics.smp_cache_hits, 1);
 	}
-	err = set_to(pm, rec, res->cert, d);
-	if (err != AS4_OK || !(differs(rec->endpoint_url, res->endpoint_url) ||
-	                       differs(rec->receiver_cert_pem, res->cert_pem))) {
-		goto out;
-	}
-	/* record what was found before using it: the message's history names its receiver */
-	char reason[1024];
-	if (as4_str_fmt(reason, sizeof(reason), "receiver discovered: %s (certificate %s)",
-	                res->endpoint_url,
-	                res->cert_subject != NULL ? res->cert_subject : "?") != AS4_OK) {
-		/* truncated: still names the endpoint */
-	}
-	struct as4_store_update u = {0};
-	u.to = AS4_ST_SENDING;
-	u.expect = 1u << AS4_ST_SENDING;
-	u.reason = reason;
-	u.endpoint_url = res->endpoint_url;
-	u.receiver_cert_pem = res->cert_pem;
-	err = as4_store_transition(ap->store, rec->id, &u, d);
-	if (err == AS4_OK) {
-		err = set_str(&rec->endpoint_url, res->endpoint_url, d);
-	}
-	if (err == AS4_OK) {
-		err = set_str(&rec->receiver_cert_pem, res->cert_pem, d);
-	}
-	if (err == AS4_OK) {
-		lc.peer = rec->endpoint_url;
-		as4_log_ctx(AS4_LOG_INFO, &lc, "%s%s", reason,
-		            res->from_cache ? " (from the cache)" : "");
-	}
+	err = record(ap, pm, rec, res, d);
 out:
 	as4_smp_result_free(res);
 	free(k);
@@ -435,11 +457,13 @@ as4_err as4_discovery_check_sender(const struct as4_msg *m, struct as4_diag *d)
 		bool typed = (type == NULL && id->type == NULL) ||
 		             (type != NULL && id->type != NULL && strcmp(type, id->type) == 0);
 		if (typed && (id->value == NULL || strcmp(id->value, cn) != 0)) {
-			/* Peppol AS4 profile: the sender's PartyId is the CN of its AP certificate */
-			return as4_diag_set_field(d, AS4_E_UNTRUSTED, "eb:PartyInfo/eb:From/eb:PartyId",
-			                          "eb:From PartyId '%.128s' is not the CN '%.128s' of "
-			                          "the certificate that signed the message",
-			                          id->value != NULL ? id->value : "", cn);
+			/* Peppol AS4 profile: the sender's PartyId is the CN of its AP certificate
+			 */
+			return as4_diag_set_field(
+			        d, AS4_E_UNTRUSTED, "eb:PartyInfo/eb:From/eb:PartyId",
+			        "eb:From PartyId '%.128s' is not the CN '%.128s' of "
+			        "the certificate that signed the message",
+			        id->value != NULL ? id->value : "", cn);
 		}
 	}
 	return AS4_OK;

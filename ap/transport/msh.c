@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "as4/ap.h"
+#include "as4/discovery.h"
 #include "as4/log.h"
 #include "as4/medcom.h"
 #include "as4/msg.h"
@@ -392,6 +393,13 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 	const struct as4_pmode *pm = m->pmode;
 	const char *msgid = m->ebms.user.message_id;
 	struct as4_log_ctx lc = {msgid, pm->id, as4_http_req_peer(req), NULL};
+
+	/* Dynamic Sender (discovery.c): any access point, but its PartyId is its signer's CN */
+	err = as4_discovery_check_sender(m, &d);
+	if (err != AS4_OK) {
+		refuse(ap, rt, req, msgid, pm->id, err, as4_diag_text(&d), resp);
+		goto out;
+	}
 
 	/* duplicate elimination (AS4 reception awareness): same Receipt, never delivered twice */
 	if (pm->reliability.duplicate_detection && !m->test_service) {

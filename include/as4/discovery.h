@@ -54,8 +54,7 @@ struct as4_smp_client;
  * setting or file), AS4_E_NOMEM. Thread-safe.
  */
 AS4_MUST_CHECK as4_err as4_discovery_clients_new(const struct as4_config *cfg,
-                                                 struct as4_smp_client ***out,
-                                                 struct as4_diag *d);
+                                                 struct as4_smp_client ***out, struct as4_diag *d);
 
 /* Free n clients made by as4_discovery_clients_new() and the array. NULL ok. */
 void as4_discovery_clients_free(struct as4_smp_client **clients, size_t n);
@@ -85,10 +84,11 @@ AS4_MUST_CHECK as4_err as4_discovery_check_submission(const struct as4_pmode *pm
  * uses discovery; AS4_OK at once for other PModes. Looks the receiver up (the cache answers
  * while its entry is valid: a refreshed lookup on every attempt follows an SMP that moved the
  * endpoint or rolled the certificate over between retries), counts ap->metrics.smp_lookups and
- * smp_cache_hits, and when the endpoint or certificate differ from the record's, records them
- * (as4_store_transition sending -> sending with an event "receiver discovered: ..."). Then rec
- * (the worker's copy) holds the endpoint URL and the certificate PEM, and for a dynamic
- * responder party to.value is the receiving access point's CN (the eb:To PartyId).
+ * smp_cache_hits, and when the endpoint, the certificate or (for a dynamic responder party)
+ * the eb:To PartyId, i.e. the receiving access point's certificate CN, differ from the
+ * record's, records them (as4_store_transition sending -> sending, setting endpoint_url,
+ * receiver_cert_pem and to.value, with an event "receiver discovered: <url> (certificate
+ * <subject>)"). Then rec (the worker's copy) holds the same values.
  * When the lookup fails retryably (AS4_E_SMP_UNAVAILABLE) but an earlier attempt recorded an
  * endpoint, the attempt goes on with the recorded endpoint and certificate.
  * Errors (the message's outcome; the diagnostic names the participant, document and network):
@@ -100,8 +100,8 @@ AS4_MUST_CHECK as4_err as4_discovery_check_submission(const struct as4_pmode *pm
  * Thread-safe (one call per claimed record).
  */
 AS4_MUST_CHECK as4_err as4_discovery_resolve(struct as4_ap *ap, struct as4_runtime *rt,
-                                             const struct as4_pmode *pm,
-                                             struct as4_msgrec *rec, struct as4_diag *d);
+                                             const struct as4_pmode *pm, struct as4_msgrec *rec,
+                                             struct as4_diag *d);
 
 /*
  * Send worker, after an attempt to a discovered endpoint ended with err: after a TLS or

@@ -335,6 +335,8 @@ struct as4_store_update {
 	const struct as4_store_sigref *signed_refs; /* replaces the signed references if n > 0 */
 	size_t n_signed_refs;
 	uint32_t expect; /* bit mask of states (1u << state) the record must be in; 0 = any */
+	/* replaces to.value (NULL = keep): the PartyId of a receiver found by discovery */
+	const char *to_value;
 	/*
 	 * A backend notification document (text, at most AS4_STORE_NOTE_MAX bytes) queued in the
 	 * same transaction as the change (see "Backend notifications"), so a state change and
