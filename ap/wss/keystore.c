@@ -216,6 +216,38 @@ out:
 	return err;
 }
 
+/*
+ * The checks every keystore passes once its key and certificates are parsed (RSA, size floor,
+ * the first certificate belongs to the key) and its token texts. key_src and cert_src name
+ * where they came from in diagnostics (file paths, or a label such as "request").
+ */
+static as4_err finish(struct as4_keystore *ks, unsigned min_bits, const char *key_src,
+                      const char *cert_src, struct as4_diag *d)
+{
+	if (!EVP_PKEY_is_a(ks->key, "RSA")) {
+		return as4_diag_set(
+		        d, AS4_E_CONFIG,
+		        "%s: the private key is %s; eDelivery AS4 1.15 needs an RSA key", key_src,
+		        EVP_PKEY_get0_type_name(ks->key));
+	}
+	if (EVP_PKEY_get_bits(ks->key) < (int)min_bits) {
+		return as4_diag_set(d, AS4_E_CONFIG,
+		                    "%s: the private key has %d bits; at least %u are required",
+		                    key_src, EVP_PKEY_get_bits(ks->key), min_bits);
+	}
+	if (X509_check_private_key(ks->cert, ks->key) != 1) {
+		ERR_clear_error();
+		return as4_diag_set(
+		        d, AS4_E_CONFIG,
+		        "%s: the first certificate does not belong to the private key %s", cert_src,
+		        key_src);
+	}
+	if (make_tokens(ks) != AS4_OK) {
+		return as4_diag_set(d, AS4_E_NOMEM, "%s: cannot encode the certificates", cert_src);
+	}
+	return AS4_OK;
+}
+
 as4_err as4_keystore_load(const char *key_path, const char *cert_path, struct as4_keystore **out,
                           struct as4_diag *d)
 {
@@ -249,18 +281,6 @@ as4_err wss_keystore_load_min_bits(const char *key_path, const char *cert_path, 
 	if (err != AS4_OK) {
 		goto out;
 	}
-	if (!EVP_PKEY_is_a(ks->key, "RSA")) {
-		err = as4_diag_set(d, AS4_E_CONFIG,
-		                   "private key in %s is %s; eDelivery AS4 1.15 needs an RSA key",
-		                   key_path, EVP_PKEY_get0_type_name(ks->key));
-		goto out;
-	}
-	if (EVP_PKEY_get_bits(ks->key) < (int)min_bits) {
-		err = as4_diag_set(d, AS4_E_CONFIG,
-		                   "private key in %s has %d bits; at least %u are required",
-		                   key_path, EVP_PKEY_get_bits(ks->key), min_bits);
-		goto out;
-	}
 	err = as4_file_read(cert_path, KEY_FILE_MAX, &certs, &certs_len);
 	if (err != AS4_OK) {
 		err = as4_diag_set(d, AS4_E_CONFIG, "cannot read certificate file %s (%s)",
@@ -268,19 +288,10 @@ as4_err wss_keystore_load_min_bits(const char *key_path, const char *cert_path, 
 		goto out;
 	}
 	err = parse_certs(cert_path, certs, certs_len, &ks->cert, &ks->chain, d);
-	if (err != AS4_OK) {
-		goto out;
+	if (err == AS4_OK) {
+		err = finish(ks, min_bits, key_path, cert_path, d);
 	}
-	if (X509_check_private_key(ks->cert, ks->key) != 1) {
-		ERR_clear_error();
-		err = as4_diag_set(d, AS4_E_CONFIG,
-		                   "the first certificate in %s does not belong to the key in %s",
-		                   cert_path, key_path);
-		goto out;
-	}
-	err = make_tokens(ks);
 	if (err != AS4_OK) {
-		err = as4_diag_set(d, err, "cannot encode the certificates of %s", cert_path);
 		goto out;
 	}
 	*out = ks;
@@ -321,30 +332,13 @@ as4_err as4_keystore_import(const uint8_t *key_pem, size_t key_len, const uint8_
 	memcpy(pem, key_pem, key_len);
 	pem[key_len] = '\0';
 	err = parse_key(label, pem, key_len, &ks->key, d);
+	if (err == AS4_OK) {
+		err = parse_certs(label, cert_pem, cert_len, &ks->cert, &ks->chain, d);
+	}
+	if (err == AS4_OK) {
+		err = finish(ks, 2048, label, label, d);
+	}
 	if (err != AS4_OK) {
-		goto out;
-	}
-	if (!EVP_PKEY_is_a(ks->key, "RSA")) {
-		err = as4_diag_set(d, AS4_E_CONFIG,
-		                   "%s: the private key is %s; eDelivery AS4 1.15 needs an RSA key",
-		                   label, EVP_PKEY_get0_type_name(ks->key));
-		goto out;
-	}
-	if (EVP_PKEY_get_bits(ks->key) < 2048) {
-		err = as4_diag_set(d, AS4_E_CONFIG,
-		                   "%s: the private key has %d bits; at least 2048 are required",
-		                   label, EVP_PKEY_get_bits(ks->key));
-		goto out;
-	}
-	err = parse_certs(label, cert_pem, cert_len, &ks->cert, &ks->chain, d);
-	if (err != AS4_OK) {
-		goto out;
-	}
-	if (X509_check_private_key(ks->cert, ks->key) != 1) {
-		ERR_clear_error();
-		err = as4_diag_set(d, AS4_E_CONFIG,
-		                   "%s: the first certificate does not belong to the private key",
-		                   label);
 		goto out;
 	}
 	*out = ks;

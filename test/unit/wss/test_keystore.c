@@ -73,7 +73,7 @@ static void keystore_refuses_bad_keys(void **state)
 	(void)state;
 	struct as4_diag d;
 	assert_int_equal(load("ap1.key.pem", 0600, "ap2.cert.pem", &d), AS4_E_CONFIG);
-	assert_non_null(strstr(as4_diag_text(&d), "does not belong to the key"));
+	assert_non_null(strstr(as4_diag_text(&d), "does not belong to the private key"));
 	assert_int_equal(load("weak.key.pem", 0600, "weak.cert.pem", &d), AS4_E_CONFIG);
 	assert_non_null(strstr(as4_diag_text(&d), "has 1024 bits; at least 2048"));
 	assert_int_equal(load("ec.key.pem", 0600, "ec.cert.pem", &d), AS4_E_CONFIG);
@@ -123,6 +123,10 @@ static void keystore_import_from_memory(void **state)
 	as4_diag_init(&d);
 	assert_int_equal(as4_keystore_import(key, kl, cert, cl, "request", &ks, &d), AS4_OK);
 	assert_non_null(as4_keystore_cert(ks));
+	/* usable for signing like a loaded keystore (its token texts are ready) */
+	xmlDoc *env = fx_envelope(0);
+	assert_int_equal(as4_wss_sign_signal(ks, AS4_SIG_RSA_SHA256, env, &d), AS4_OK);
+	xmlFreeDoc(env);
 	/* saved with mode 0600 and loadable like any configured key */
 	char path[256];
 	assert_int_equal(as4_str_fmt(path, sizeof(path), "%s/imported.pem", fx_tmpdir()), AS4_OK);
