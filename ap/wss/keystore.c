@@ -251,10 +251,10 @@ static as4_err finish(struct as4_keystore *ks, unsigned min_bits, const char *ke
 as4_err as4_keystore_load(const char *key_path, const char *cert_path, struct as4_keystore **out,
                           struct as4_diag *d)
 {
-	return wss_keystore_load_min_bits(key_path, cert_path, 2048, out, d);
+	return as4_keystore_load_min_bits(key_path, cert_path, 2048, out, d);
 }
 
-as4_err wss_keystore_load_min_bits(const char *key_path, const char *cert_path, unsigned min_bits,
+as4_err as4_keystore_load_min_bits(const char *key_path, const char *cert_path, unsigned min_bits,
                                    struct as4_keystore **out, struct as4_diag *d)
 {
 	as4_err err = AS4_OK;
@@ -267,6 +267,10 @@ as4_err wss_keystore_load_min_bits(const char *key_path, const char *cert_path, 
 	if (key_path == NULL || cert_path == NULL) {
 		return as4_diag_set(d, AS4_E_INVAL,
 		                    "keystore needs a key file and a certificate file");
+	}
+	if (min_bits < 1024 || min_bits > 16384) {
+		return as4_diag_set(d, AS4_E_INVAL, "RSA key size floor %u outside 1024..16384",
+		                    min_bits);
 	}
 	ks = calloc(1, sizeof(*ks));
 	if (ks == NULL) {

@@ -84,15 +84,6 @@
 /* ---- keystore.c: the only code that touches private keys (STYLE rule 23) -------------- */
 
 /*
- * as4_keystore_load() with another RSA size floor than 2048 bits. Only for reading legacy
- * test material (the interop vectors of a 1024-bit Holodeck example key); production code
- * calls as4_keystore_load().
- */
-AS4_MUST_CHECK as4_err wss_keystore_load_min_bits(const char *key_path, const char *cert_path,
-                                                  unsigned min_bits, struct as4_keystore **out,
-                                                  struct as4_diag *d);
-
-/*
  * The text of our BinarySecurityToken: base64 of the certificate's DER (X509v3) or of the
  * X509PKIPathv1 of certificate and chain, encoded once when the keystore was loaded.
  * Borrowed; valid until as4_keystore_free() / as4_keystore_set_cert(). NULL only for a

@@ -75,6 +75,17 @@ AS4_MUST_CHECK as4_err as4_keystore_load(const char *key_path, const char *cert_
                                          struct as4_keystore **out, struct as4_diag *d);
 
 /*
+ * As as4_keystore_load(), with another floor for the RSA key size (min_bits 1024..16384): for
+ * offline tools that read captured messages encrypted for legacy keys (as4ctl inspect --key;
+ * the Holodeck B2B example keys are 1024-bit). Everything else is checked as by
+ * as4_keystore_load(), the file mode included. The daemon uses as4_keystore_load().
+ * AS4_E_INVAL for a floor outside 1024..16384. Thread-safe.
+ */
+AS4_MUST_CHECK as4_err as4_keystore_load_min_bits(const char *key_path, const char *cert_path,
+                                                  unsigned min_bits, struct as4_keystore **out,
+                                                  struct as4_diag *d);
+
+/*
  * Free a keystore: the key's numbers are cleared by OpenSSL as it is freed and the structure
  * is wiped with OPENSSL_cleanse. NULL ok. No call may be using the keystore at the time.
  */

@@ -237,7 +237,7 @@ static void asnet_wrong_encrypted(void **state)
 	assert_int_equal(as4_keystore_load(key, KEYS "holodeck-partya.cert.pem", &k, &d),
 	                 AS4_E_CONFIG);
 	assert_int_equal(
-	        wss_keystore_load_min_bits(key, KEYS "holodeck-partya.cert.pem", 1024, &k, &d),
+	        as4_keystore_load_min_bits(key, KEYS "holodeck-partya.cert.pem", 1024, &k, &d),
 	        AS4_OK);
 	unlink(key);
 	load(&m, "as4-soap-wrong-encrypted-message");

@@ -76,6 +76,16 @@ static void keystore_refuses_bad_keys(void **state)
 	assert_non_null(strstr(as4_diag_text(&d), "does not belong to the private key"));
 	assert_int_equal(load("weak.key.pem", 0600, "weak.cert.pem", &d), AS4_E_CONFIG);
 	assert_non_null(strstr(as4_diag_text(&d), "has 1024 bits; at least 2048"));
+	/* offline inspection may read a legacy 1024-bit key; the floor itself is bounded */
+	struct as4_keystore *legacy = NULL;
+	char *wk = fx_copy(data("weak.key.pem"), "weak.pem", 0600);
+	assert_int_equal(as4_keystore_load_min_bits(wk, data("weak.cert.pem"), 1024, &legacy, &d),
+	                 AS4_OK);
+	as4_keystore_free(legacy);
+	legacy = NULL;
+	assert_int_equal(as4_keystore_load_min_bits(wk, data("weak.cert.pem"), 512, &legacy, &d),
+	                 AS4_E_INVAL);
+	unlink(wk);
 	assert_int_equal(load("ec.key.pem", 0600, "ec.cert.pem", &d), AS4_E_CONFIG);
 	assert_non_null(strstr(as4_diag_text(&d), "needs an RSA key"));
 	/* a certificate file where the key should be, and the reverse */
