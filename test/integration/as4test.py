@@ -101,7 +101,8 @@ def token_hash(t):
 class AccessPoint:
     """One as4d with its own config, data folder and ports.
 
-    parties: dict name -> {"ids": [...], "endpoint": url or None, "cert": path}
+    parties: dict name -> {"ids": [(type, value), ...], "endpoint": url or None, "cert": path,
+                           "dynamic": bool (any access point of a network: ids [(type, None)])}
     pmodes: dict file name -> YAML text
     """
 
@@ -152,7 +153,10 @@ class AccessPoint:
             lines.append("    ids:")
             for t, v in p["ids"]:
                 lines.append("      - type: %s" % t)
-                lines.append("        value: %s" % v)
+                if v is not None:
+                    lines.append("        value: %s" % v)
+            if p.get("dynamic"):
+                lines.append("    dynamic: true")
             if p.get("endpoint"):
                 lines.append("    endpoint: %s" % p["endpoint"])
             if p.get("cert"):
