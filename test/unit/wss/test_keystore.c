@@ -79,10 +79,12 @@ static void keystore_refuses_bad_keys(void **state)
 	/* offline inspection may read a legacy 1024-bit key; the floor itself is bounded */
 	struct as4_keystore *legacy = NULL;
 	char *wk = fx_copy(data("weak.key.pem"), "weak.pem", 0600);
+	as4_diag_init(&d);
 	assert_int_equal(as4_keystore_load_min_bits(wk, data("weak.cert.pem"), 1024, &legacy, &d),
 	                 AS4_OK);
 	as4_keystore_free(legacy);
 	legacy = NULL;
+	as4_diag_init(&d);
 	assert_int_equal(as4_keystore_load_min_bits(wk, data("weak.cert.pem"), 512, &legacy, &d),
 	                 AS4_E_INVAL);
 	unlink(wk);
