@@ -397,6 +397,10 @@ static enum outcome post(struct as4_http_client *http, const char *url, const ch
 		} else {
 			/* the backend's own words help the operator; keep them short */
 			size_t show = res.body.len < 200 ? res.body.len : 200;
+			while (show > 0 && (res.body.data[show - 1] == '\n' ||
+			                    res.body.data[show - 1] == '\r')) {
+				show--;
+			}
 			err = as4_diag_set(d, AS4_E_PEER_HTTP, "%s answered HTTP %ld%s%.*s", url,
 			                   res.status, show > 0 ? ": " : "", (int)show,
 			                   show > 0 ? (const char *)res.body.data : "");

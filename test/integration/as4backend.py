@@ -41,12 +41,13 @@ class Backend:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
                 with outer.lock:
+                    status = outer.status
                     outer.requests.append({
                         "path": self.path,
                         "headers": dict((k.lower(), v) for k, v in self.headers.items()),
                         "body": body,
+                        "status": status,
                     })
-                    status = outer.status
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", "3")
@@ -73,10 +74,13 @@ class Backend:
         """The JSON documents POSTed to path, in arrival order."""
         return [json.loads(r["body"]) for r in self.on(path)]
 
-    def pushes(self, path="/push"):
-        """Pushed messages: [{"delivery_id", "metadata", "payloads": [(content type, bytes)]}]."""
+    def pushes(self, path="/push", accepted=True):
+        """Pushed messages it answered 2xx (all with accepted=False):
+        [{"delivery_id", "message_id", "metadata", "payloads": [(content type, bytes)]}]."""
         out = []
         for r in self.on(path):
+            if accepted and not 200 <= r["status"] < 300:
+                continue
             head = ("Content-Type: %s\r\n\r\n" % r["headers"]["content-type"]).encode()
             msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + r["body"])
             meta, payloads = None, []
@@ -94,7 +98,8 @@ class Backend:
 
 
 class Capture:
-    """Plain-HTTP proxy to an MSH URL (TLS checked against cafile) keeping what it forwards.
+    """Plain-HTTP proxy to an MSH URL (TLS checked against cafile) keeping what it forwards:
+    captured is a list of (request Content-Type, request body, status, response body).
 
     fixed_status: answer every request with this HTTP status (and no ebMS signal) instead of
     forwarding it.
@@ -117,7 +122,6 @@ class Capture:
                 body = self.rfile.read(n)
                 ctype = self.headers.get("Content-Type")
                 with outer.lock:
-                    outer.captured.append((ctype, body))
                     fixed = outer.fixed_status
                 if fixed is not None:
                     status, rtype, data = fixed, "text/plain", b"unavailable\n"
@@ -134,6 +138,8 @@ class Capture:
                         status, rtype, data = 502, "text/plain", b"peer down\n"
                     finally:
                         conn.close()
+                with outer.lock:
+                    outer.captured.append((ctype, body, status, data))
                 self.send_response(status)
                 self.send_header("Content-Type", rtype or "application/octet-stream")
                 self.send_header("Content-Length", str(len(data)))
