@@ -290,6 +290,7 @@ static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct a
 	struct as4_blob receipt;
 	as4_blob_borrow(&receipt, a->receipt.data, a->receipt.len);
 	char reason[600];
+	char peer_code[16]; /* u.ebms_code may point here until the transition below */
 	int64_t now = as4_time_now_ms();
 
 	if (a->err == AS4_OK) {
@@ -329,7 +330,6 @@ static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct a
 			u.to = AS4_ST_FAILED;
 			snprintf(reason, sizeof(reason), "peer answered with an ebMS error");
 			u.ebms_code = "EBMS:0004";
-			char peer_code[16];
 			if (peer_error_code(why, peer_code, sizeof(peer_code))) {
 				u.ebms_code = peer_code;
 			}
