@@ -793,11 +793,11 @@ bool as4_sbdh_sniff(const uint8_t *buf, size_t len)
 {
 	static const char name[] = "StandardBusinessDocument";
 	const size_t nl = sizeof(name) - 1;
-	const uint8_t *p = buf;
-	const uint8_t *end = buf + (len < 65536 ? len : 65536);
 	if (buf == NULL) {
 		return false;
 	}
+	const uint8_t *p = buf;
+	const uint8_t *end = buf + (len < 65536 ? len : 65536);
 	if (end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
 		p += 3;
 	}
