@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "as4/discovery.h"
 #include "as4/ebms3.h"
 #include "as4/log.h"
 #include "as4/medcom.h"
@@ -238,7 +239,10 @@ static as4_err make_record(const struct as4_config *cfg, const struct as4_pmode 
 	rec->mpc = dup_or_null(pm->mpc);
 	rec->conversation_id = as4_str_dup(conv);
 	rec->message_id = as4_str_dup(msgid);
-	rec->endpoint_url = pm->responder != NULL ? dup_or_null(pm->responder->endpoint) : NULL;
+	/* discovery: the send worker finds the endpoint from finalRecipient, Action and Service */
+	rec->endpoint_url = pm->responder_discovery || pm->responder == NULL
+	                            ? NULL
+	                            : dup_or_null(pm->responder->endpoint);
 	rec->sbdh_instance_id = as4_str_dup(sb->instance_id);
 	rec->medcom_message_id = dup_or_null(sb->medcom_message_id);
 	rec->ebms_timestamp_ms = as4_time_now_ms();
@@ -349,6 +353,10 @@ void api_submit_sbdh(struct api_req *r, struct as4_http_req *req, const struct a
 		goto out;
 	}
 	err = make_record(cfg, pm, sb, &rt, &rec, &d);
+	if (err == AS4_OK) {
+		/* discovery: the receiver and the identifiers must be fit for an SMP lookup */
+		err = as4_discovery_check_submission(pm, &rec, &d);
+	}
 	if (err != AS4_OK) {
 		api_error_from(resp, err, &d);
 		goto out;
