@@ -207,17 +207,19 @@ static bool read_certs(const char *path, struct material *m)
  */
 static bool load_key(const struct opts *o, const char *path, struct material *m)
 {
+	/* offline analysis reads legacy 1024-bit test keys too; as4d keeps the 2048-bit floor */
+	const unsigned min_bits = 1024;
 	struct as4_diag first;
 	as4_diag_init(&first);
 	struct as4_keystore *ks = NULL;
-	if (as4_keystore_load(path, path, &ks, &first) == AS4_OK) {
+	if (as4_keystore_load_min_bits(path, path, min_bits, &ks, &first) == AS4_OK) {
 		m->keys[m->n_keys++] = ks;
 		return true;
 	}
 	for (size_t i = 0; i < o->n_certs; i++) {
 		struct as4_diag d;
 		as4_diag_init(&d);
-		if (as4_keystore_load(path, o->certs[i], &ks, &d) == AS4_OK) {
+		if (as4_keystore_load_min_bits(path, o->certs[i], min_bits, &ks, &d) == AS4_OK) {
 			m->keys[m->n_keys++] = ks;
 			return true;
 		}
