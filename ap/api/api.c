@@ -102,8 +102,8 @@ bool as4_api_head(void *ctx, struct as4_http_req *req, struct as4_http_resp *res
 		return false;
 	}
 	const char *path = as4_http_req_path(req);
-	if (strcmp(path, API_PREFIX "/health") == 0) {
-		return true; /* liveness needs no token */
+	if (strcmp(path, API_PREFIX "/health") == 0 || strcmp(path, API_PREFIX "/ready") == 0) {
+		return true; /* liveness and readiness probes need no token */
 	}
 	struct api_req *r = calloc(1, sizeof(*r));
 	if (r == NULL) {
@@ -219,7 +219,23 @@ void as4_api_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 		api_json(resp, 200, v);
 		return;
 	}
+	if (strcmp(path, API_PREFIX "/ready") == 0) {
+		if (get) {
+			api_ready(ap, resp);
+		} else {
+			method_not_allowed(resp, "GET");
+		}
+		return;
+	}
 	struct api_req *r = as4_http_req_user(req);
+	if (strcmp(path, "/metrics") == 0) {
+		if (!get) {
+			method_not_allowed(resp, "GET");
+		} else if (api_require(r, AS4_API_ROLE_READER, resp)) {
+			api_metrics(r, resp);
+		}
+		return;
+	}
 	if (!as4_str_starts(path, API_PREFIX "/")) {
 		as4_http_resp_json_error(resp, 404, "not_found", "no such endpoint", NULL);
 		return;
@@ -233,8 +249,12 @@ void as4_api_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 			if (need(r, NEED_SUBMIT, resp)) {
 				api_submit(r, req, body, resp);
 			}
+		} else if (get) {
+			if (need(r, NEED_READ, resp)) {
+				api_search(r, req, resp);
+			}
 		} else {
-			method_not_allowed(resp, "POST");
+			method_not_allowed(resp, "GET, POST");
 		}
 	} else if (strcmp(rest, "/participants") == 0 || as4_str_starts(rest, "/participants/")) {
 		api_participants(r, req, rest, body, resp);
@@ -244,6 +264,8 @@ void as4_api_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 		} else if (need(r, NEED_SUBMIT, resp)) {
 			api_inbox(r, req, resp);
 		}
+	} else if (api_ops_route(r, req, rest, body, resp)) {
+		/* administration routes: api_ops.c */
 	} else if (payload_route(rest, id, sizeof(id), &index)) {
 		if (!get) {
 			method_not_allowed(resp, "GET");

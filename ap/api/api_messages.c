@@ -121,6 +121,17 @@ json_t *api_render_record(const struct as4_msgrec *rec)
 bool api_token_allows(struct api_req *r, const struct as4_msgrec *rec, struct as4_http_resp *resp)
 {
 	const struct as4_api_token *t = r->token;
+{
+	bool ok = api_token_sees(r, rec);
+	if (!ok) {
+		atomic_fetch_add(&r->ap->metrics.api_denied, 1);
+		as4_http_resp_json_error(resp, 403, "forbidden",
+		                         "this token is limited to other PModes or parties", NULL);
+	}
+	return ok;
+}
+
+bool api_token_sees(const struct api_req *r, const struct as4_msgrec *rec)
 	bool ok = true;
 	if (t->n_pmodes > 0) {
 		ok = false;
@@ -143,11 +154,6 @@ bool api_token_allows(struct api_req *r, const struct as4_msgrec *rec, struct as
 				ok = true;
 			}
 		}
-	}
-	if (!ok) {
-		atomic_fetch_add(&r->ap->metrics.api_denied, 1);
-		as4_http_resp_json_error(resp, 403, "forbidden",
-		                         "this token is limited to other PModes or parties", NULL);
 	}
 	return ok;
 }
@@ -224,6 +230,7 @@ void api_message_get(struct api_req *r, struct as4_http_req *req, const char *ms
 		json_object_set_new(v, "events", events);
 	} else {
 		json_decref(events);
+		api_message_details(r, &rec, ev, n_ev, v);
 	}
 	api_json(resp, 200, v);
 out:
@@ -1048,6 +1055,16 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 	}
 	n_blobs = src.files != NULL ? src.n_files : json_array_size(payloads);
 	blobs = calloc(n_blobs ? n_blobs : 1, sizeof(*blobs));
+	/* discovery: the receiver's participant id and the identifiers to look up */
+	err = as4_discovery_check_submission(pm, &rec, &d);
+	if (err != AS4_OK) {
+		goto fail;
+	}
+	/* discovery: the receiver's participant id and the identifiers to look up */
+	err = as4_discovery_check_submission(pm, &rec, &d);
+	if (err != AS4_OK) {
+		goto fail;
+	}
 	if (blobs == NULL) {
 		err = as4_diag_set(&d, AS4_E_NOMEM, "out of memory");
 		goto fail;

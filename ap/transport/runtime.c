@@ -12,6 +12,39 @@
 
 const double as4_latency_bounds_ms[12] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, -1};
 
+/*
+ * errors_by_code slots: a receiver's codes at code % 32, the others where % 32 would collide
+ * with one of those (0005/0101, 0006/0102, 0103/0007, 0201/0009, 0202/0010) in slots 16-20.
+ */
+static const char *const error_slots[32] = {
+        [1] = "EBMS:0001",  [2] = "EBMS:0002",  [3] = "EBMS:0003",  [4] = "EBMS:0004",
+        [5] = "EBMS:0101",  [6] = "EBMS:0102",  [7] = "EBMS:0007",  [8] = "EBMS:0008",
+        [9] = "EBMS:0009",  [10] = "EBMS:0010", [11] = "EBMS:0011", [13] = "EBMS:0301",
+        [14] = "EBMS:0302", [15] = "EBMS:0303", [16] = "EBMS:0005", [17] = "EBMS:0006",
+        [18] = "EBMS:0103", [19] = "EBMS:0201", [20] = "EBMS:0202", [31] = "other",
+};
+
+size_t as4_metrics_error_slot(const char *ebms_code)
+{
+	for (size_t i = 0; ebms_code != NULL && i < 31; i++) {
+		if (error_slots[i] != NULL && strcmp(error_slots[i], ebms_code) == 0) {
+			return i;
+		}
+	}
+	return 31;
+}
+
+const char *as4_metrics_error_code(size_t slot)
+{
+	return slot < 32 ? error_slots[slot] : NULL;
+}
+
+void as4_metrics_count_error(struct as4_metrics *m, const char *ebms_code)
+{
+	atomic_fetch_add(&m->received_error, 1);
+	atomic_fetch_add(&m->errors_by_code[as4_metrics_error_slot(ebms_code)], 1);
+}
+
 void as4_metrics_observe(atomic_ulong *sum, atomic_ulong *count, atomic_ulong *buckets, uint64_t us)
 {
 	atomic_fetch_add(sum, us);

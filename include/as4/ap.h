@@ -65,7 +65,8 @@ struct as4_metrics {
 	atomic_ulong received_duplicate;  /* duplicates answered with the stored receipt */
 	atomic_ulong received_test;       /* test-service messages answered */
 	atomic_ulong received_error;      /* requests answered with an ebMS error */
-	atomic_ulong errors_by_code[32];  /* received_error by EBMS code (index: code % 32) */
+	atomic_ulong errors_by_code[32];  /* received_error by EBMS code: slot
+	                                     as4_metrics_error_slot(code) */
 	atomic_ulong sent_ok;             /* messages delivered with a verified receipt */
 	atomic_ulong sent_retry;          /* attempts that will be retried */
 	atomic_ulong sent_failed;         /* messages that ended failed */
@@ -84,6 +85,20 @@ struct as4_metrics {
 
 /* Upper bounds (ms) of the latency histogram buckets; the last is +Inf. */
 extern const double as4_latency_bounds_ms[12];
+
+/*
+ * The errors_by_code slot of an "EBMS:nnnn" code: code % 32 for the codes a receiving MSH
+ * answers with (so the slots of EBMS:0001-0004, 0007-0011, 0101, 0102 and 0303 are their
+ * numbers modulo 32), a slot of its own for each other ebMS3/AS4 code, 31 for anything else.
+ * Thread-safe.
+ */
+size_t as4_metrics_error_slot(const char *ebms_code);
+
+/* The code counted in a slot ("EBMS:0101"), "other" for 31, NULL for an unused slot. */
+const char *as4_metrics_error_code(size_t slot);
+
+/* Count one refused request under its ebMS code (received_error and errors_by_code). */
+void as4_metrics_count_error(struct as4_metrics *m, const char *ebms_code);
 
 /* Count one latency observation (us) into a sum/count/bucket triple. */
 void as4_metrics_observe(atomic_ulong *sum, atomic_ulong *count, atomic_ulong *buckets,
