@@ -5,12 +5,12 @@
  *
  * A change is validated exactly as a PMode file is (as4_config_pmode_validate against the
  * running configuration's parties and networks, ids and match keys unique), written to the
- * PMode folder as <id>.json with as4_file_write_atomic, and applied by a reload that swaps the
- * configuration snapshot: requests and send attempts in flight finish on the snapshot they
- * started with, so no traffic is dropped. A file a change replaces or deletes is first moved
- * aside under a dot-name (the loader ignores dot-files); if the reload refuses the new state
- * (a clash with a file edited by hand, a certificate that expired meanwhile) every file is
- * put back and the API answers 422 with the loader's reason. One change runs at a time
+ * PMode folder as <id>.json or <id>.yaml (as sent) with as4_file_write_atomic, and applied by
+ * a reload that swaps the configuration snapshot: requests and send attempts in flight finish
+ * on the snapshot they started with, so no traffic is dropped. A file a change replaces or deletes
+ * is first moved aside under a dot-name (the loader ignores dot-files); if the reload refuses the
+ * new state (a clash with a file edited by hand, a certificate that expired meanwhile) every file
+ * is put back and the API answers 422 with the loader's reason. One change runs at a time
  * (as4_ap.admin_lock).
  */
 #include <errno.h>
@@ -144,17 +144,26 @@ static bool id_ok(const char *s)
 	return true;
 }
 
-/* The body as a PMode document: JSON within the API's size limit. Answers and returns false. */
+/*
+ * The body as a PMode document within the API's size limit: JSON (application/json) or the
+ * YAML of a conf/pmodes file (application/yaml, application/x-yaml, text/yaml); *yaml says
+ * which. Answers and returns false.
+ */
 static bool body_ok(struct api_req *r, struct as4_http_req *req, const struct as4_blob *body,
-                    struct as4_http_resp *resp)
+                    bool *yaml, struct as4_http_resp *resp)
 {
 	const char *ct = as4_http_req_header(req, "Content-Type");
 	char mt[128] = "";
-	if (ct == NULL || as4_media_type(ct, mt, sizeof(mt)) != AS4_OK ||
-	    strcmp(mt, "application/json") != 0) {
+	if (ct == NULL || as4_media_type(ct, mt, sizeof(mt)) != AS4_OK) {
+		mt[0] = '\0';
+	}
+	*yaml = strcmp(mt, "application/yaml") == 0 || strcmp(mt, "application/x-yaml") == 0 ||
+	        strcmp(mt, "text/yaml") == 0;
+	if (!*yaml && strcmp(mt, "application/json") != 0) {
 		as4_http_resp_json_error(resp, 415, "unsupported_media_type",
 		                         "send the PMode document as application/json "
-		                         "({\"pmode\": {...}}, the keys of a conf/pmodes file)",
+		                         "({\"pmode\": {...}}) or application/yaml (a conf/pmodes "
+		                         "file)",
 		                         NULL);
 		return false;
 	}
@@ -175,12 +184,13 @@ static bool body_ok(struct api_req *r, struct as4_http_req *req, const struct as
  * Validate the body against the current configuration. On success *out holds the one-PMode
  * set (its parties borrow from r->rt->cfg). Answers 422 / 500 itself on failure.
  */
-static bool validate(struct api_req *r, const struct as4_blob *body, const char *default_id,
-                     bool create, struct as4_pmode_set **out, struct as4_http_resp *resp)
+static bool validate(struct api_req *r, const struct as4_blob *body, bool yaml,
+                     const char *default_id, bool create, struct as4_pmode_set **out,
+                     struct as4_http_resp *resp)
 {
 	struct as4_conf_errors errs;
 	as4_conf_errors_init(&errs, 0);
-	as4_err err = as4_config_pmode_validate(r->rt->cfg, body->data, body->len, true, "api",
+	as4_err err = as4_config_pmode_validate(r->rt->cfg, body->data, body->len, !yaml, "api",
 	                                        default_id, create, out, &errs);
 	if (err == AS4_E_NOMEM) {
 		as4_http_resp_json_error(resp, 500, "internal", "out of memory", NULL);
@@ -263,7 +273,8 @@ static void put_pmode(struct api_req *r, struct as4_http_req *req, const char *u
 		                         "id");
 		return;
 	}
-	if (!body_ok(r, req, body, resp)) {
+	bool yaml = false;
+	if (!body_ok(r, req, body, &yaml, resp)) {
 		return;
 	}
 	pthread_mutex_lock(&r->ap->admin_lock);
@@ -276,7 +287,7 @@ static void put_pmode(struct api_req *r, struct as4_http_req *req, const char *u
 		goto unlock;
 	}
 	const struct as4_pmode *old = url_id != NULL ? as4_pmode_find(cfg->pmodes, url_id) : NULL;
-	if (!validate(r, body, url_id, old == NULL, &set, resp)) {
+	if (!validate(r, body, yaml, url_id, old == NULL, &set, resp)) {
 		goto unlock;
 	}
 	const struct as4_pmode *pm = as4_pmode_at(set, 0);
@@ -289,7 +300,7 @@ static void put_pmode(struct api_req *r, struct as4_http_req *req, const char *u
 	}
 	char id[160];
 	snprintf(id, sizeof(id), "%s", pm->id);
-	snprintf(path, sizeof(path), "%s/%s.json", cfg->pmode_dir, id);
+	snprintf(path, sizeof(path), "%s/%s.%s", cfg->pmode_dir, id, yaml ? "yaml" : "json");
 	struct stat st;
 	if (old != NULL) {
 		/* the replaced file goes aside first: a restore needs it, the loader skips it */
@@ -440,7 +451,17 @@ void api_pmodes(struct api_req *r, struct as4_http_req *req, const char *method,
 	const struct as4_config *cfg = r->rt->cfg;
 	if (strcmp(method, "VALIDATE") == 0) {
 		struct as4_pmode_set *set = NULL;
-		if (body_ok(r, req, body, resp) && validate(r, body, NULL, false, &set, resp)) {
+		bool yaml = false;
+		/* ?id= names the PMode when the document does not (a file name, as4ctl apply) */
+		const char *default_id = as4_http_req_query(req, "id");
+		if (default_id != NULL && !id_ok(default_id)) {
+			as4_http_resp_json_error(
+			        resp, 400, "bad_request",
+			        "id must be 1 to 128 characters from A-Z a-z 0-9 . _ -", "id");
+			return;
+		}
+		if (body_ok(r, req, body, &yaml, resp) &&
+		    validate(r, body, yaml, default_id, false, &set, resp)) {
 			const struct as4_pmode *pm = as4_pmode_at(set, 0);
 			bool exists = as4_pmode_find(cfg->pmodes, pm->id) != NULL;
 			api_json(resp, 200,

@@ -33,17 +33,18 @@ static const struct command commands[] = {
         {"inspect", as4ctl_cmd_inspect,
          "inspect FILE [--key PEM]... [--cert PEM]... [--trust PEM]... [--at TIME] [--out DIR] "
          "[--json]"},
-        {"certs", as4ctl_cmd_certs, "certs dev DIR | certs show FILE"},
-        {"pmode", as4ctl_cmd_pmode, "pmode validate FILE... | pmode list|get ID|apply FILE"},
+        {"certs", as4ctl_cmd_certs, "certs dev DIR | certs show FILE | certs list"},
+        {"pmode", as4ctl_cmd_pmode,
+         "pmode validate [--online] FILE... | pmode list | get ID | apply FILE... | delete ID"},
         {"smp", as4ctl_cmd_smp,
          "smp lookup PARTICIPANT DOCTYPE [PROCESS] [--network NAME] [--json] | "
          "smp inspect FILE --trust CERT... [--at TIME] [--signature-only] [--json]"},
         {"sbdh", as4ctl_cmd_sbdh,
          "sbdh wrap --sender GLN --receiver GLN --document ID --process ID FILE | "
          "sbdh inspect FILE [--json]"},
-        {"send", as4ctl_cmd_send, "send [options] FILE..."},
-        {"ping", as4ctl_cmd_ping, "ping PARTY"},
-        {"messages", as4ctl_cmd_messages, "messages [filters] [--json]"},
+        {"send", as4ctl_cmd_send, "send (--pmode ID | --service S --action A) FILE... [--wait]"},
+        {"ping", as4ctl_cmd_ping, "ping PARTY [--pmode ID]"},
+        {"messages", as4ctl_cmd_messages, "messages [filters] [--all] [--json]"},
         {"show", as4ctl_cmd_show, "show ID [--json]"},
         {"retry", as4ctl_cmd_retry, "retry ID"},
         {"status", as4ctl_cmd_status, "status [--json]"},
@@ -55,6 +56,11 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < AS4_ARRAY_LEN(commands); i++) {
 		fprintf(f, "  %s\n", commands[i].usage);
 	}
+	fputs("\nsend, ping, messages, show, retry, status, pmode list|get|apply|delete and certs "
+	      "list\ncall the API of a running as4d: AS4CTL_URL (default http://127.0.0.1:8081) "
+	      "and the\ntoken in AS4CTL_TOKEN or a file (AS4CTL_TOKEN_FILE, --token-file). "
+	      "COMMAND --help for more.\n",
+	      f);
 }
 
 int main(int argc, char **argv)

@@ -44,6 +44,7 @@
 static const char usage_text[] =
         "usage: as4ctl certs dev DIR\n"
         "       as4ctl certs show FILE\n"
+        "       as4ctl certs list        (online: every certificate the running as4d uses)\n"
         "dev   makes a development PKI in DIR: ca.pem, ca.key.pem and ap1/ap2 .key.pem and\n"
         "      .cert.pem (RSA-2048, CN=ap1/ap2, SAN localhost and 127.0.0.1); an existing\n"
         "      complete set is kept as it is.\n"
@@ -391,6 +392,9 @@ int as4ctl_cmd_certs(int argc, char **argv)
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		fputs(usage_text, stdout);
 		return AS4CTL_OK;
+	}
+	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
+		return as4ctl_certs_list(argc, argv); /* online: through the API (cmd_online.c) */
 	}
 	if (argc != 3) {
 		fputs(usage_text, stderr);

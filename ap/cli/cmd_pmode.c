@@ -5,7 +5,8 @@
  *   pmode validate [--config FILE] FILE...   offline: check PMode files (YAML, or JSON when the
  *                                            name ends in .json) exactly as as4d would, against
  *                                            the parties and networks of the configuration
- *   pmode list | get ID | apply FILE         online, through the internal API
+ *   pmode list | get ID | apply FILE... | delete ID, validate --online FILE...
+ *                                            online, through the internal API (cmd_online.c)
  *
  * validate prints every problem as "file:line: key: message" on standard error and one line
  * per valid file on standard output. The configuration is read for its keys and references
@@ -29,7 +30,8 @@
 
 static const char usage_text[] =
         "usage: as4ctl pmode validate [--config FILE] FILE...\n"
-        "       as4ctl pmode list | get ID | apply FILE\n"
+        "       as4ctl pmode list | get ID | apply FILE... | delete ID [--force]\n"
+        "       as4ctl pmode validate --online FILE...   (against the running as4d)\n"
         "validate checks PMode files (YAML; JSON when named *.json) against the parties and\n"
         "discovery networks of the configuration (default conf/as4d.yaml).\n"
         "Exit status: 0 all valid, 1 invalid, 2 usage error.\n";
@@ -215,6 +217,11 @@ int as4ctl_cmd_pmode(int argc, char **argv)
 		return AS4CTL_USAGE;
 	}
 	if (strcmp(argv[1], "validate") == 0) {
+		for (int i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--online") == 0) {
+				return as4ctl_pmode_online(argc, argv);
+			}
+		}
 		return cmd_validate(argc - 1, argv + 1);
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -222,9 +229,8 @@ int as4ctl_cmd_pmode(int argc, char **argv)
 		return AS4CTL_OK;
 	}
 	if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "get") == 0 ||
-	    strcmp(argv[1], "apply") == 0) {
-		fprintf(stderr, "as4ctl pmode %s: requires the API (not yet available)\n", argv[1]);
-		return AS4CTL_USAGE;
+	    strcmp(argv[1], "apply") == 0 || strcmp(argv[1], "delete") == 0) {
+		return as4ctl_pmode_online(argc, argv);
 	}
 	fprintf(stderr, "as4ctl pmode: unknown subcommand '%s'\n%s", argv[1], usage_text);
 	return AS4CTL_USAGE;
