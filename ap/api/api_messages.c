@@ -1055,16 +1055,6 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 	}
 	n_blobs = src.files != NULL ? src.n_files : json_array_size(payloads);
 	blobs = calloc(n_blobs ? n_blobs : 1, sizeof(*blobs));
-	/* discovery: the receiver's participant id and the identifiers to look up */
-	err = as4_discovery_check_submission(pm, &rec, &d);
-	if (err != AS4_OK) {
-		goto fail;
-	}
-	/* discovery: the receiver's participant id and the identifiers to look up */
-	err = as4_discovery_check_submission(pm, &rec, &d);
-	if (err != AS4_OK) {
-		goto fail;
-	}
 	if (blobs == NULL) {
 		err = as4_diag_set(&d, AS4_E_NOMEM, "out of memory");
 		goto fail;

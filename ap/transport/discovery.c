@@ -77,14 +77,16 @@ as4_err as4_discovery_clients_new(const struct as4_config *cfg, struct as4_smp_c
 		char dns[96];
 		network_of(cfg, dn, dns, sizeof(dns), &net);
 		if (dn->dns_server != NULL && net.dns_server == NULL) {
-			err = as4_diag_set(d, AS4_E_CONFIG,
-			                   "discovery network '%s': dns_server '%s' is too long",
-			                   dn->name, dn->dns_server);
+			err = as4_diag_set(
+			        d, AS4_E_CONFIG,
+			        "discovery.networks[%zu]: network %s: dns_server '%s' is too "
+			        "long",
+			        i, dn->name, dn->dns_server);
 			break;
 		}
 		err = as4_smp_client_new(&net, &cfg->limits, &v[i], d);
 		if (err != AS4_OK) {
-			as4_diag_prefix(d, "discovery network '%s': ", dn->name);
+			as4_diag_prefix(d, "discovery.networks[%zu]: ", i);
 			break;
 		}
 	}

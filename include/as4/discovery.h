@@ -50,8 +50,8 @@ struct as4_smp_client;
  * have equal values); outgoing HTTPS to SMPs uses the first truststores.tls file (none = the
  * system store), as the send workers do. On success *out is a heap array of
  * cfg->discovery.n_networks clients (NULL when there are none); free it with
- * as4_discovery_clients_free(). Errors: AS4_E_CONFIG (the diagnostic names the network and the
- * setting or file), AS4_E_NOMEM. Thread-safe.
+ * as4_discovery_clients_free(). Errors: AS4_E_CONFIG (the diagnostic starts with
+ * "discovery.networks[i]: " and names the setting or file), AS4_E_NOMEM. Thread-safe.
  */
 AS4_MUST_CHECK as4_err as4_discovery_clients_new(const struct as4_config *cfg,
                                                  struct as4_smp_client ***out, struct as4_diag *d);

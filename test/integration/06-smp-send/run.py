@@ -21,6 +21,7 @@ import http.server
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -303,6 +304,38 @@ try:
     doc = ap1.wait_state(msgid3, ("delivered", "failed"), direction="out")
     check(doc is not None and doc["state"] == "delivered" and doc["endpoint"] == ap2.msh_url,
           "SMP back: delivered (%s)" % (doc and [doc["state"], events(doc)],))
+
+    # ---- reload: the SMP clients are rebuilt from the new settings ------------------------
+    def reload(ap, old, new, wanted):
+        with open(ap.config) as f:
+            text = f.read()
+        with open(ap.config, "w") as f:
+            f.write(text.replace(old, new))
+        seen = ap.log().count(wanted)
+        ap.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 30
+        while time.time() < deadline and ap.log().count(wanted) == seen:
+            time.sleep(0.05)
+        return ap.log().count(wanted) > seen
+
+    dns_line = "dns_server: 127.0.0.1:%d" % dns_port
+    check(reload(ap1, dns_line, "dns_server: '[::1]:%d'" % dns_port, "reload refused") and
+          "discovery.networks[0]: network test-sml: DNS server" in ap1.log().split("reload refused")[-1].split("\n")[0],
+          "a network the SMP client refuses (IPv6 DNS server): reload refused, naming it")
+    st, body, _, _ = submit(ap1, P_OK, b"<after-refused-reload/>")
+    doc = ap1.wait_state(body["message_id"] if body else "", ("delivered", "failed"),
+                         direction="out")
+    check(doc is not None and doc["state"] == "delivered", "the previous settings still send")
+    check(reload(ap1, "dns_server: '[::1]:%d'" % dns_port, dns_line + "\n      cache_ttl: 0s",
+                 "configuration reloaded"), "reload with the cache switched off")
+    st, body, _, _ = submit(ap1, P_OK, b"<after-reload/>")
+    msgid4 = body["message_id"] if body else ""
+    doc = ap1.wait_state(msgid4, ("delivered", "failed"), direction="out")
+    lines = [line for line in ap1.log().splitlines()
+             if msgid4 in line and "receiver discovered" in line]
+    check(doc is not None and doc["state"] == "delivered" and len(lines) == 1 and
+          "from the cache" not in lines[0],
+          "after the reload the lookup went to the SMP again (new client, no cache): %s" % lines)
 
     # ---- submission checks: nothing stored ------------------------------------------------
     before = ap1.store_files()

@@ -180,12 +180,13 @@ static void test_clients(void **state)
 	as4_diag_init(&d);
 	assert_int_equal(as4_discovery_clients_new(&cfg, &clients, &d), AS4_E_CONFIG);
 	assert_null(clients);
-	assert_true(as4_str_starts(as4_diag_text(&d), "discovery network 'two': "));
+	assert_true(as4_str_starts(as4_diag_text(&d), "discovery.networks[1]: "));
 	nets[1].smp_ca = ca;
 	nets[1].dns_server = "::1";
 	as4_diag_init(&d);
 	assert_int_equal(as4_discovery_clients_new(&cfg, &clients, &d), AS4_E_CONFIG);
-	assert_true(as4_str_starts(as4_diag_text(&d), "discovery network 'two': "));
+	assert_true(as4_str_starts(as4_diag_text(&d), "discovery.networks[1]: network two: DNS "
+	                                              "server '[::1]:5353'"));
 }
 
 static void test_dynamic_sender(void **state)
