@@ -265,6 +265,14 @@ try:
     check(out2 is not None and out2["state"] == "delivered", "second message delivered")
     check(any(msgid2 in line and "from the cache" in line for line in ap1.log().splitlines()),
           "second lookup answered from the SMP cache")
+    st, _, raw = ap1.http("GET", "/metrics",
+                          headers={"Authorization": "Bearer " + TOKENS["reader"]})
+    text = raw.decode(errors="replace") if raw else ""
+    counters = dict(line.split()[:2] for line in text.splitlines()
+                    if line.startswith("as4_smp_"))
+    check(st == 200 and counters.get("as4_smp_lookups_total") == "2" and
+          counters.get("as4_smp_cache_hits_total") == "1",
+          "metrics: 2 lookups, 1 from the cache (%s %s)" % (st, counters))
 
     # ---- permanent failures: at once, with the reason -------------------------------------
     def fails_at_once(pv, what, words):
