@@ -62,7 +62,9 @@ as4_err as4_medcom_check_sor(const struct as4_conf_node *n, char *why, size_t ca
 	         .type = AS4_CONF_STR,                                                             \
 	         .flags = AS4_CONF_F_REQUIRED,                                                     \
 	         .check = as4_medcom_check_gln},                                                   \
-	        {.path = pfx "[].sor", .type = AS4_CONF_STR, .max = 32,                            \
+	        {.path = pfx "[].sor",                                                             \
+	         .type = AS4_CONF_STR,                                                             \
+	         .max = 32,                                                                        \
 	         .check = as4_medcom_check_sor},                                                   \
 	        {.path = pfx "[].name", .type = AS4_CONF_STR, .max = 256},                         \
 	{                                                                                          \
@@ -78,7 +80,9 @@ as4_err as4_medcom_check_sor(const struct as4_conf_node *n, char *why, size_t ca
 	         .elem = AS4_CONF_STR,                                                             \
 	         .max = 16,                                                                        \
 	         .check = as4_medcom_check_icd},                                                   \
-	        {.path = "medcom.mime_types", .type = AS4_CONF_LIST, .elem = AS4_CONF_STR,         \
+	        {.path = "medcom.mime_types",                                                      \
+	         .type = AS4_CONF_LIST,                                                            \
+	         .elem = AS4_CONF_STR,                                                             \
 	         .max = 16},                                                                       \
 	        {.path = "medcom.max_payload",                                                     \
 	         .type = AS4_CONF_SIZE,                                                            \
@@ -89,23 +93,37 @@ as4_err as4_medcom_check_sor(const struct as4_conf_node *n, char *why, size_t ca
 	         .type = AS4_CONF_ENUM,                                                            \
 	         .enums = as4_medcom_routings,                                                     \
 	         .def = "peppol"},                                                                 \
-	        {.path = "medcom.document_scheme", .type = AS4_CONF_STR, .max = 256,               \
+	        {.path = "medcom.document_scheme",                                                 \
+	         .type = AS4_CONF_STR,                                                             \
+	         .max = 256,                                                                       \
 	         .def = "busdox-docid-qns"},                                                       \
-	        {.path = "medcom.process_scheme", .type = AS4_CONF_STR, .max = 256,                \
+	        {.path = "medcom.process_scheme",                                                  \
+	         .type = AS4_CONF_STR,                                                             \
+	         .max = 256,                                                                       \
 	         .def = "cenbii-procid-ubl"},                                                      \
 	        {.path = "medcom.documents", .type = AS4_CONF_LIST_MAPS, .max = 1000},             \
-	        {.path = "medcom.documents[].id", .type = AS4_CONF_STR,                            \
-	         .flags = AS4_CONF_F_REQUIRED, .max = 1024},                                       \
+	        {.path = "medcom.documents[].id",                                                  \
+	         .type = AS4_CONF_STR,                                                             \
+	         .flags = AS4_CONF_F_REQUIRED,                                                     \
+	         .max = 1024},                                                                     \
 	        {.path = "medcom.documents[].name", .type = AS4_CONF_STR, .max = 256},             \
-	        {.path = "medcom.documents[].max_payload", .type = AS4_CONF_SIZE, .min = 1024,     \
+	        {.path = "medcom.documents[].max_payload",                                         \
+	         .type = AS4_CONF_SIZE,                                                            \
+	         .min = 1024,                                                                      \
 	         .max = 1024ULL * 1024 * 1024},                                                    \
-	        {.path = "medcom.processes", .type = AS4_CONF_LIST, .elem = AS4_CONF_STR,          \
+	        {.path = "medcom.processes",                                                       \
+	         .type = AS4_CONF_LIST,                                                            \
+	         .elem = AS4_CONF_STR,                                                             \
 	         .max = 1000},                                                                     \
 	        {.path = "medcom.routes", .type = AS4_CONF_LIST_MAPS, .max = 100000},              \
-	        {.path = "medcom.routes[].participant", .type = AS4_CONF_STR,                      \
-	         .flags = AS4_CONF_F_REQUIRED, .max = 256},                                        \
-	        {.path = "medcom.routes[].party", .type = AS4_CONF_STR,                            \
-	         .flags = AS4_CONF_F_REQUIRED, .max = 128},                                        \
+	        {.path = "medcom.routes[].participant",                                            \
+	         .type = AS4_CONF_STR,                                                             \
+	         .flags = AS4_CONF_F_REQUIRED,                                                     \
+	         .max = 256},                                                                      \
+	        {.path = "medcom.routes[].party",                                                  \
+	         .type = AS4_CONF_STR,                                                             \
+	         .flags = AS4_CONF_F_REQUIRED,                                                     \
+	         .max = 128},                                                                      \
 	        {.path = "medcom.participants_file", .type = AS4_CONF_PATH},                       \
 	        AS4_PARTICIPANT_CONF_ITEMS("participants")
 

@@ -335,8 +335,7 @@ const struct as4_party *as4_config_party_by_id(const struct as4_config *cfg, con
  * The participant with this id ("0088:<GLN>", "iso6523-actorid-upis::0088:<GLN>" or a bare
  * GLN), or NULL. Borrowed from cfg.
  */
-const struct as4_participant *as4_config_participant(const struct as4_config *cfg,
-                                                     const char *id);
+const struct as4_participant *as4_config_participant(const struct as4_config *cfg, const char *id);
 
 /* The known document type with this DOCUMENTID (exact), or NULL. Borrowed from cfg. */
 const struct as4_medcom_document *as4_config_medcom_document(const struct as4_config *cfg,
