@@ -287,10 +287,19 @@ static void put_pmode(struct api_req *r, struct as4_http_req *req, const char *u
 		goto unlock;
 	}
 	const struct as4_pmode *old = url_id != NULL ? as4_pmode_find(cfg->pmodes, url_id) : NULL;
-	if (!validate(r, body, yaml, url_id, old == NULL, &set, resp)) {
+	/* a POST naming an existing id is a conflict (409), not an invalid document */
+	if (!validate(r, body, yaml, url_id, url_id != NULL && old == NULL, &set, resp)) {
 		goto unlock;
 	}
 	const struct as4_pmode *pm = as4_pmode_at(set, 0);
+	if (url_id == NULL && as4_pmode_find(cfg->pmodes, pm->id) != NULL) {
+		char msg[400];
+		snprintf(msg, sizeof(msg),
+		         "a PMode with id '%s' exists already: PUT /api/v1/pmodes/%s replaces it",
+		         pm->id, pm->id);
+		as4_http_resp_json_error(resp, 409, "conflict", msg, "pmode.id");
+		goto unlock;
+	}
 	if (url_id != NULL && strcmp(pm->id, url_id) != 0) {
 		char msg[400];
 		snprintf(msg, sizeof(msg), "pmode.id '%s' differs from the id in the URL ('%s')",
