@@ -33,6 +33,20 @@ void api_inbox(struct api_req *r, struct as4_http_req *req, struct as4_http_resp
  */
 void api_participants(struct api_req *r, struct as4_http_req *req, const char *rest,
                       const struct as4_blob *body, struct as4_http_resp *resp);
+
+/*
+ * The target of a test (ping) named by a participant rather than a party: when *party is a
+ * participant identifier ("0088:<GLN>", a bare GLN, "<ICD>:<id>" of medcom.schemes, with or
+ * without "iso6523-actorid-upis::") and no party has that name, the access point serving it
+ * comes from medcom.routes (*party = the route's party), else from discovery (*party = NULL,
+ * *pmode = this access point's first discovery PMode unless set); *final_recipient (unless set)
+ * points to the identifier, written into buf[cap]. Returns 0 when *party is not a participant
+ * identifier (nothing changed), 1 when resolved, -1 after answering 422 (bad GLN or scheme, or
+ * no route and no discovery PMode).
+ */
+int api_participant_target(struct api_req *r, const char **party, const char **pmode,
+                           const char **final_recipient, char *buf, size_t cap,
+                           struct as4_http_resp *resp);
 /* POST /messages/{id}/retry (api_retry.c): a failed outbound message back to queued. */
 void api_message_retry(struct api_req *r, struct as4_http_req *req, const struct as4_blob *body,
                        const char *msgid, struct as4_http_resp *resp);

@@ -332,3 +332,65 @@ void api_participants(struct api_req *r, struct as4_http_req *req, const char *r
 	}
 	change(r, method, id, body, resp);
 }
+
+int api_participant_target(struct api_req *r, const char **party, const char **pmode,
+                           const char **final_recipient, char *buf, size_t cap,
+                           struct as4_http_resp *resp)
+{
+	const struct as4_config *cfg = r->rt->cfg;
+	const char *text = *party;
+	char msg[400];
+	if (text == NULL || as4_config_party(cfg, text) != NULL) {
+		return 0; /* a party name (names win over look-alike identifiers) */
+	}
+	if (as4_str_starts(text, AS4_SBDH_AUTHORITY "::")) {
+		text += strlen(AS4_SBDH_AUTHORITY "::");
+	}
+	bool bare_gln = strlen(text) == 13 && strspn(text, "0123456789") == 13;
+	bool icd = strlen(text) > 5 && strspn(text, "0123456789") == 4 && text[4] == ':';
+	if (!bare_gln && !icd) {
+		return 0;
+	}
+	if (as4_str_fmt(buf, cap, "%s%s", bare_gln ? "0088:" : "", text) != AS4_OK) {
+		as4_http_resp_json_error(resp, 422, "invalid_sbdh",
+		                         "participant identifier too long", "party");
+		return -1;
+	}
+	struct as4_sbdh_schemes ok = {cfg->medcom.schemes, cfg->medcom.n_schemes};
+	struct as4_diag d;
+	as4_diag_init(&d);
+	as4_err err = as4_participant_parse(buf, &ok, "party", NULL, &d);
+	if (err != AS4_OK) {
+		as4_http_resp_json_error(resp, 422,
+		                         err == AS4_E_GLN ? "invalid_gln" : "invalid_sbdh",
+		                         as4_diag_text(&d), "party");
+		return -1;
+	}
+	/* a static route names the access point; else the SMP says where the participant is */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < cfg->medcom.n_routes; i++) {
+			const struct as4_medcom_route *rt = &cfg->medcom.routes[i];
+			if (strcmp(rt->participant, pass == 0 ? buf : "*") == 0) {
+				*party = rt->party->name;
+				*final_recipient =
+				        *final_recipient != NULL ? *final_recipient : buf;
+				return 1;
+			}
+		}
+	}
+	for (size_t i = 0; i < as4_pmode_count(cfg->pmodes); i++) {
+		const struct as4_pmode *pm = as4_pmode_at(cfg->pmodes, i);
+		if (pm->initiator == cfg->node.party && pm->responder_discovery) {
+			*party = NULL;
+			*pmode = *pmode != NULL ? *pmode : pm->id;
+			*final_recipient = *final_recipient != NULL ? *final_recipient : buf;
+			return 1;
+		}
+	}
+	snprintf(msg, sizeof(msg),
+	         "participant %s: no medcom.routes entry names its access point and no PMode of "
+	         "this access point uses discovery",
+	         buf);
+	as4_http_resp_json_error(resp, 422, "unprocessable", msg, "party");
+	return -1;
+}

@@ -131,6 +131,11 @@ try:
           got["from"]["value"] == "ap1",
           "receiver: SBDH and MedCom ids, four-corner ends, the dynamic sender ap1")
 
+    st, pong, raw, _ = ap1.api("POST", "/test", {"party": pilot["aps"]["ap2"]["gln"]},
+                               token="pilot-admin-token")
+    check(st == 200 and pong["ok"] and pong["result"] == "receipt" and
+          pong["discovery"]["endpoint"] == "http://127.0.0.1:%d/as4" % ports["msh2"],
+          "ping of ap2's participant by its GLN, found through discovery (%s)" % raw[:300])
     p = as4ctl("sbdh", "wrap", "--sender", pilot["aps"]["ap1"]["gln"], "--receiver", NOT_IN_SML,
                "--document", pilot["documents"]["hospitalnotification"], "--process",
                pilot["process"], "--out", env,

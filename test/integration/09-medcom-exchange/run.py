@@ -50,7 +50,10 @@ def medcom_yaml(served):
     lines = ["medcom:", "  max_payload: %s" % MAX_PAYLOAD, "  documents:"]
     for doc_id, _ in DOCS.values():
         lines += ["    - id: \"%s\"" % doc_id]
-    lines += ["    - id: big-document", "  processes: [\"%s\"]" % PROCESS, "participants:"]
+    lines += ["    - id: big-document", "  processes: [\"%s\"]" % PROCESS,
+              "  routes:", "    - {participant: \"*\", party: %s}" % ("ap2" if served[0][0] == SENDER
+                                                                  else "ap1"),
+              "participants:"]
     for gln, name in served:
         lines += ["  - gln: \"%s\"" % gln, "    name: %s" % name]
     return "\n".join(lines) + "\n"
@@ -225,6 +228,14 @@ try:
           "over the limit" in (err.get("detail") or ""),
           "oversize envelope at the receiver: EBMS:0004 (%s)" % err)
     check(ap2.store_files() == before2, "receiver refusals stored nothing")
+
+    # ---- ping a participant: the ebMS test service to the access point serving it -----------
+    st, body, raw, _ = ap1.api("POST", "/test", {"party": "0088:" + RECEIVER})
+    check(st == 200 and body["ok"] and body["result"] == "receipt" and body["pmode"].startswith(
+        "medcom-"), "ping 0088:%s goes to ap2 through medcom.routes (%s)" % (RECEIVER, raw[:200]))
+    st, body, raw, _ = ap1.api("POST", "/test", {"party": BAD_GLN})
+    check(st == 422 and body["error"]["code"] == "invalid_gln",
+          "ping with a wrong GLN check digit: 422 (%s)" % raw[:200])
 
     # ---- participants managed through the API ------------------------------------------
     st, body, raw, _ = ap2.api("GET", "/participants", role="reader")
