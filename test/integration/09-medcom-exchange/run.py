@@ -160,6 +160,25 @@ try:
         check(content_of(data) == fhir, "%s: FHIR content byte-identical (%d bytes)" % (
             key, len(fhir)))
 
+    # ---- search by GLN (either end), SBDH InstanceIdentifier and MedCom message id ---------
+    def search(ap, query):
+        st, doc, raw, _ = ap.api("GET", "/messages?" + query + "&limit=100", role="reader")
+        return [m["message_id"] for m in doc["messages"]] if st == 200 else raw
+
+    want = sorted(v[0] for v in sent.values())
+    check(sorted(search(ap2, "gln=" + RECEIVER)) == want and
+          sorted(search(ap2, "gln=" + SENDER)) == want,
+          "ap2 finds the messages by the receiver's and the sender's GLN")
+    check(sorted(search(ap1, "gln=" + RECEIVER + "&direction=out")) == want,
+          "ap1 finds what it sent by the receiver's GLN")
+    if "hco" in sent:
+        check(search(ap2, "sbdh_instance_id=" + sent["hco"][1]) == [sent["hco"][0]],
+              "search by SBDH InstanceIdentifier")
+        check(search(ap2, "medcom_message_id=489de4f2-0d8d-4de2-a7ce-ccb93568799f") ==
+              [sent["hco"][0]], "search by MedCom message id")
+    st, doc, raw, _ = ap2.api("GET", "/messages?gln=0101010227", role="reader")
+    check(st == 400, "a CPR number is no GLN: 400 (%s)" % st)
+
     # ---- refusals at the API: nothing stored ----------------------------------------------
     hn_doc, hn_file = DOCS["hn"]
     hn_path = os.path.join(SHARED, "medcom-examples", hn_file)
