@@ -418,9 +418,17 @@ static enum outcome post(struct as4_http_client *http, const char *url, const ch
 
 /* ---- the two queues -------------------------------------------------------------------------- */
 
-/* The webhook of a received message, or NULL when it is only for the inbox. */
+/*
+ * The webhook of a received message, or NULL when it is only for the inbox: the webhook of the
+ * participant it is for (finalRecipient, a MedCom participant), else the PMode's, else the
+ * configuration's.
+ */
 static const char *webhook_of(const struct as4_config *cfg, const struct as4_msgrec *rec)
 {
+	const struct as4_participant *pt = as4_config_participant(cfg, rec->final_recipient);
+	if (pt != NULL && pt->webhook != NULL) {
+		return pt->webhook;
+	}
 	const struct as4_pmode *pm =
 	        rec->pmode_id != NULL ? as4_pmode_find(cfg->pmodes, rec->pmode_id) : NULL;
 	if (pm != NULL && pm->webhook != NULL) {
@@ -429,11 +437,16 @@ static const char *webhook_of(const struct as4_config *cfg, const struct as4_msg
 	return cfg->webhooks.delivery_url;
 }
 
-/* True when any PMode or the configuration names a delivery webhook. */
+/* True when any participant, PMode or the configuration names a delivery webhook. */
 static bool any_webhook(const struct as4_config *cfg)
 {
 	if (cfg->webhooks.delivery_url != NULL) {
 		return true;
+	}
+	for (size_t i = 0; i < cfg->n_participants; i++) {
+		if (cfg->participants[i].webhook != NULL) {
+			return true;
+		}
 	}
 	for (size_t i = 0; i < as4_pmode_count(cfg->pmodes); i++) {
 		if (as4_pmode_at(cfg->pmodes, i)->webhook != NULL) {

@@ -22,10 +22,12 @@ import json
 import os
 import re
 import sys
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from as4test import *  # noqa: E402,F401,F403
+from as4backend import Backend  # noqa: E402
 
 SENDER = "5790000121526"      # ap1 serves it (C1)
 RECEIVER = "5790000201389"    # ap2 serves it (C4)
@@ -271,16 +273,26 @@ try:
     st, body, raw, _ = ap2.api("PUT", "/participants/" + NOT_SERVED, {"name": "Clinic C",
                                                                       "sor": "12x"})
     check(st == 400 and body["error"]["field"] == "sor", "PUT with a bad SOR: 400 (%s)" % raw)
+    backend = Backend()
     st, body, raw, _ = ap2.api("PUT", "/participants/0088:" + NOT_SERVED,
-                               {"name": "Clinic C", "sor": "123456789"})
-    check(st == 201 and body["gln"] == NOT_SERVED and body["source"] == "api",
-          "PUT adds a participant: 201 (%s)" % raw)
+                               {"name": "Clinic C", "sor": "123456789",
+                                "webhook": backend.url("/clinic-c")})
+    check(st == 201 and body["gln"] == NOT_SERVED and body["source"] == "api" and
+          body["delivery"] == "webhook", "PUT adds a participant: 201 (%s)" % raw)
     env = wrap(hn_path, receiver=NOT_SERVED, doc_id=hn_doc)
     st, body, raw, _ = submit_xml(ap1, env)
     out = ap1.wait_state(body["message_id"], ("delivered", "failed"), direction="out") \
         if st == 202 else None
     check(out is not None and out["state"] == "delivered",
           "the new participant receives at once (no restart)")
+    deadline = time.time() + 30
+    while time.time() < deadline and not backend.pushes("/clinic-c"):
+        time.sleep(0.1)
+    pushed = backend.pushes("/clinic-c")
+    check(len(pushed) == 1 and pushed[0]["message_id"] == (out or {}).get("message_id") and
+          pushed[0]["payloads"][0][1] == env,
+          "its messages go to its own webhook, not the inbox (%d pushes)" % len(pushed))
+    backend.stop()
     st, body, raw, _ = ap2.api("GET", "/participants/" + NOT_SERVED, role="reader")
     check(st == 200 and body["name"] == "Clinic C" and body["sor"] == "123456789",
           "GET one participant")
