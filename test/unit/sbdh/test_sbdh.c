@@ -438,8 +438,7 @@ static void test_sniff(void **state)
 	(void)state;
 	const char *yes[] = {
 	        "<StandardBusinessDocument/>",
-	        "\xEF\xBB\xBF<?xml version=\"1.0\"?>\n<!-- c --><sh:StandardBusinessDocument "
-	        "x=\"1\">",
+	        "\xEF\xBB\xBF<?xml version=\"1.0\"?>\n<!--c--><s:StandardBusinessDocument a=\"1\">",
 	        "  \n<StandardBusinessDocument\n>",
 	};
 	const char *no[] = {"",
