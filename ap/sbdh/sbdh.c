@@ -193,6 +193,7 @@ struct cut {
 	bool cut;          /* its text was cut out: [start, end) */
 	size_t start, end; /* the text between the start and the end tag */
 	const char *why;   /* why it could not be cut (static), NULL when cut or absent */
+	size_t digits;     /* base64 digits in the cut text (no padding or whitespace) */
 };
 
 static const uint8_t *find_seq(const uint8_t *p, const uint8_t *end, const char *s)
@@ -219,10 +220,21 @@ static bool is_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static bool is_b64(uint8_t c)
+/* Characters of base64 text: 1 a digit, 2 padding or XML whitespace, 0 anything else. */
+static uint8_t b64_class(uint8_t c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/' || c == '=' || is_space(c);
+	static const uint8_t table[256] = {
+	        ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,  ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+	        ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,  ['L'] = 1,  ['M'] = 1, ['N'] = 1,
+	        ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,  ['S'] = 1,  ['T'] = 1, ['U'] = 1,
+	        ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1,  ['Z'] = 1,  ['a'] = 1, ['b'] = 1,
+	        ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,  ['g'] = 1,  ['h'] = 1, ['i'] = 1,
+	        ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1,  ['n'] = 1,  ['o'] = 1, ['p'] = 1,
+	        ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,  ['u'] = 1,  ['v'] = 1, ['w'] = 1,
+	        ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1,  ['1'] = 1,  ['2'] = 1, ['3'] = 1,
+	        ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,  ['8'] = 1,  ['9'] = 1, ['+'] = 1,
+	        ['/'] = 1, ['='] = 2, [' '] = 2, ['\t'] = 2, ['\r'] = 2, ['\n'] = 2};
+	return table[c];
 }
 
 /* The end of a tag starting at p ('<'): the position of its '>' outside quotes, or NULL. */
@@ -320,14 +332,18 @@ static void find_binary(const uint8_t *buf, size_t len, struct cut *c)
 			c->why = "BinaryContent end tag is malformed";
 			return;
 		}
+		/* one pass: only base64 text may be cut, and its digits give the decoded size */
+		size_t digits = 0;
 		for (const uint8_t *t = text; t < lt; t++) {
-			if (!is_b64(*t)) {
+			uint8_t k = b64_class(*t);
+			if (k == 0) {
 				c->why = "BinaryContent holds characters that are not base64 "
-				         "(character "
-				         "references and entities are not accepted)";
+				         "(character references and entities are not accepted)";
 				return;
 			}
+			digits += k == 1;
 		}
+		c->digits = digits;
 		c->cut = true;
 		c->start = (size_t)(text - buf);
 		c->end = (size_t)(lt - buf);
@@ -608,12 +624,8 @@ static as4_err read_binary(struct as4_sbdh *sb, const xmlNode *root, const uint8
 	}
 	const char *b64 = (const char *)buf + c->start;
 	size_t blen = c->end - c->start;
-	size_t sextets = 0;
-	for (size_t i = 0; i < blen; i++) {
-		sextets += !is_space((uint8_t)b64[i]) && b64[i] != '=';
-	}
 	uint64_t max = r->max_content ? r->max_content : AS4_SBDH_MAX_CONTENT;
-	uint64_t size = (uint64_t)sextets * 6 / 8;
+	uint64_t size = (uint64_t)c->digits * 6 / 8;
 	sb->b64_offset = c->start;
 	sb->b64_len = blen;
 	if (size > max) {
