@@ -339,10 +339,13 @@ static void sync_dir(const char *dir)
 static void remove_pair_dir(const char *dir)
 {
 	char p[4200];
-	snprintf(p, sizeof(p), "%s/key.pem", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/cert.pem", dir);
-	unlink(p);
+	/* a path that does not fit was never created: nothing to remove under it */
+	if (as4_str_fmt(p, sizeof(p), "%s/key.pem", dir) == AS4_OK) {
+		unlink(p);
+	}
+	if (as4_str_fmt(p, sizeof(p), "%s/cert.pem", dir) == AS4_OK) {
+		unlink(p);
+	}
 	rmdir(dir);
 }
 
