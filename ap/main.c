@@ -201,6 +201,7 @@ int main(int argc, char **argv)
 	struct as4_store_opts so = {0};
 	so.map_size = cfg->store.map_size;
 	so.max_batch = cfg->store.sync_batch;
+	so.inline_max = (size_t)cfg->store.inline_max;
 	so.dedup_window_ms = (int64_t)cfg->retention.dedup_window_ms;
 	err = as4_store_open(cfg->node.data_dir, &so, &ap.store, &d);
 	if (err != AS4_OK) {

@@ -300,17 +300,14 @@ static json_t *link_to(const struct as4_msgrec *rec, const char *what)
 	return json_string(url);
 }
 
-/* Size of a spool file, or -1 when it cannot be found. */
+/* Size of a spool file or inline blob, or -1 when it cannot be found. */
 static int64_t spool_size(struct api_req *r, const char *name)
 {
-	char path[4096];
-	struct stat st;
-	if (name == NULL ||
-	    as4_store_spool_path(r->ap->store, name, path, sizeof(path), NULL) != AS4_OK ||
-	    stat(path, &st) != 0) {
+	uint64_t size = 0;
+	if (as4_store_spool_size(r->ap->store, name, &size, NULL) != AS4_OK) {
 		return -1;
 	}
-	return (int64_t)st.st_size;
+	return (int64_t)size;
 }
 
 /* What the stored Receipt says about itself (parsed by the ebMS layer, STYLE rule 11). */

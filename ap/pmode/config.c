@@ -320,6 +320,7 @@ static const struct as4_conf_item config_items[] = {
         {.path = "store.sync", .type = AS4_CONF_SECTION},
         {.path = "store.sync.interval", .type = AS4_CONF_DURATION, .max = 1000, .def = "2ms"},
         {.path = "store.sync.batch", .type = AS4_CONF_INT, .min = 1, .max = 100000, .def = "64"},
+        {.path = "store.inline_max", .type = AS4_CONF_SIZE, .max = MIB, .def = "16K"},
 
         {.path = "retention", .type = AS4_CONF_SECTION},
         {.path = "retention.outbound", .type = AS4_CONF_SECTION},
@@ -1148,6 +1149,7 @@ static void load_store_retention(struct lctx *c)
 	s->map_size = as4_conf_num(c->root, "store.map_size");
 	s->sync_interval_ms = as4_conf_num(c->root, "store.sync.interval");
 	s->sync_batch = (uint32_t)as4_conf_num(c->root, "store.sync.batch");
+	s->inline_max = as4_conf_num(c->root, "store.inline_max");
 	r->outbound_delivered_ms = as4_conf_num(ret, "outbound.delivered");
 	r->outbound_failed_ms = as4_conf_num(ret, "outbound.failed");
 	r->inbound_delivered_ms = as4_conf_num(ret, "inbound.delivered");

@@ -160,6 +160,10 @@ static void file_adopt(struct stxn *t, uint64_t id, const struct spool_new *f)
 	store_be64_put(v + 8, f->size);
 	store_tx_put_noover(t, DB_FILES, f->name, strlen(f->name), v, sizeof(v));
 	store_tx_counter_add(t, "spool_bytes", (int64_t)f->size);
+	if (store_spool_name_inline(f->name)) {
+		store_tx_put_noover(t, DB_BLOBS, f->name, strlen(f->name),
+		                    f->size > 0 ? f->inline_data : (const uint8_t *)"", f->size);
+	}
 }
 
 /* A referenced spool file is dropped: it is deleted once the commit is durable. */
@@ -174,6 +178,10 @@ static void file_forget(struct stxn *t, struct name_list *unlink, const char *na
 		                     -(int64_t)store_be64_get((const uint8_t *)v.mv_data + 8));
 	}
 	store_tx_del(t, DB_FILES, name, strlen(name));
+	if (store_spool_name_inline(name) && store_tx_get(t, DB_BLOBS, name, strlen(name), &v)) {
+		store_tx_del(t, DB_BLOBS, name, strlen(name));
+	}
+	/* an inline blob may have a copy on disk (as4_store_spool_path): it goes too */
 	if (t->err == AS4_OK && store_spool_name_valid(name)) {
 		as4_err err = store_name_list_add(unlink, name);
 		if (err != AS4_OK) {

@@ -58,6 +58,12 @@ bool store_spool_name_valid(const char *name)
 	return true;
 }
 
+bool store_spool_name_inline(const char *name)
+{
+	return store_spool_name_valid(name) &&
+	       memcmp(name, SPOOL_INLINE_DAY "/", sizeof(SPOOL_INLINE_DAY)) == 0;
+}
+
 as4_err store_name_list_add(struct name_list *l, const char *name)
 {
 	if (l->n == l->cap) {
@@ -98,6 +104,11 @@ static as4_err day_dir(struct as4_store *st, char day[9], struct as4_diag *d)
 	if (gmtime_r(&now, &tm) == NULL || strftime(day, 9, "%Y%m%d", &tm) != 8) {
 		return as4_diag_set(d, AS4_E_INTERNAL, "store: clock out of range");
 	}
+	/* made (and synced) already today: skip the mkdirat of every write */
+	uint32_t num = (uint32_t)((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
+	if (atomic_load(&st->day_made) == num) {
+		return AS4_OK;
+	}
 	if (mkdirat(st->spool_fd, day, 0700) == 0) {
 		if (st->opts.sync != AS4_STORE_SYNC_NONE && fsync(st->spool_fd) != 0) {
 			return as4_diag_set(d, errno_err(errno), "store: fsync %s: %s",
@@ -107,6 +118,33 @@ static as4_err day_dir(struct as4_store *st, char day[9], struct as4_diag *d)
 		return as4_diag_set(d, errno_err(errno), "store: mkdir %s/%s: %s", st->spool_dir,
 		                    day, strerror(errno));
 	}
+	atomic_store(&st->day_made, num);
+	return AS4_OK;
+}
+
+static as4_err hash_write(const struct as4_blob *b, int fd, uint8_t md[32]);
+static as4_err materialize(struct as4_store *st, const char *name, struct as4_diag *d);
+
+/* Hash a blob kept inside the environment; the writer puts its bytes with the record. */
+static as4_err write_inline(struct as4_store *st, const struct as4_blob *b, struct spool_new *f,
+                            struct as4_diag *d)
+{
+	uint8_t rnd[16];
+	char hex[33];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		return as4_diag_set(d, AS4_E_CRYPTO, "store: random generator failed");
+	}
+	as4_hex_encode(rnd, sizeof(rnd), hex);
+	if (as4_str_fmt(f->name, sizeof(f->name), SPOOL_INLINE_DAY "/%s", hex) != AS4_OK) {
+		return AS4_E_INTERNAL;
+	}
+	as4_err err = hash_write(b, -1, f->sha256);
+	if (err != AS4_OK) {
+		return as4_diag_set(d, err, "store: hash failed");
+	}
+	(void)st;
+	f->inline_data = b->data;
+	f->size = b->len;
 	return AS4_OK;
 }
 
@@ -170,6 +208,9 @@ as4_err store_spool_write(struct as4_store *st, const struct as4_blob *b, struct
 	uint8_t rnd[16];
 	char hex[33];
 	memset(f, 0, sizeof(*f));
+	if (st->opts.inline_max > 0 && b->len <= st->opts.inline_max) {
+		return write_inline(st, b, f, d);
+	}
 	as4_err err = day_dir(st, day, d);
 	if (err != AS4_OK) {
 		return err;
@@ -228,6 +269,9 @@ as4_err store_spool_sync_batch(struct as4_store *st, struct wop **ops, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < ops[i]->n_files; j++) {
 			const char *name = ops[i]->files[j].name;
+			if (ops[i]->files[j].inline_data != NULL || store_spool_name_inline(name)) {
+				continue; /* committed inside the environment */
+			}
 			bool seen = false;
 			for (size_t k = 0; k < nd && !seen; k++) {
 				seen = memcmp(done[k], name, 8) == 0;
@@ -268,6 +312,87 @@ as4_err as4_store_spool_path(const struct as4_store *st, const char *name, char 
 	if (as4_str_fmt(out, cap, "%s/%s", st->spool_dir, name) != AS4_OK) {
 		return as4_diag_set(d, AS4_E_LIMIT, "store: spool path does not fit");
 	}
+	if (store_spool_name_inline(name)) {
+		/* a copy in the spool, removed with the blob (file_forget) or by the spool GC */
+		return materialize((struct as4_store *)(uintptr_t)st, name, d);
+	}
+	return AS4_OK;
+}
+
+/* Copy an inline blob out of the environment into *b (heap). */
+static as4_err read_inline(struct as4_store *st, const char *name, struct as4_blob *b,
+                           struct as4_diag *d)
+{
+	MDB_txn *txn;
+	as4_err err = store_rd_begin(st, &txn, d);
+	if (err != AS4_OK) {
+		return err;
+	}
+	MDB_val key = {strlen(name), (void *)(uintptr_t)name}, val;
+	int rc = mdb_get(txn, st->db[DB_BLOBS], &key, &val);
+	if (rc == MDB_SUCCESS) {
+		err = as4_blob_copy(b, val.mv_data, val.mv_size);
+		if (err != AS4_OK) {
+			err = as4_diag_set(d, err, "store: out of memory");
+		}
+	} else if (rc == MDB_NOTFOUND) {
+		err = as4_diag_set(d, AS4_E_NOTFOUND, "store: blob %s is no longer stored", name);
+	} else {
+		err = store_fail(d, rc, "read blob");
+	}
+	store_rd_end(st, txn);
+	return err;
+}
+
+/* Write a read-only copy of an inline blob to its spool path (rename makes it appear whole). */
+static as4_err materialize(struct as4_store *st, const char *name, struct as4_diag *d)
+{
+	struct stat sb;
+	if (fstatat(st->spool_fd, name, &sb, 0) == 0) {
+		return AS4_OK;
+	}
+	struct as4_blob b;
+	as4_blob_init(&b);
+	as4_err err = read_inline(st, name, &b, d);
+	if (err != AS4_OK) {
+		return err;
+	}
+	char tmp[SPOOL_NAME_CAP + 32];
+	uint8_t rnd[4];
+	char hex[9];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		as4_blob_cleanup(&b);
+		return as4_diag_set(d, AS4_E_CRYPTO, "store: random generator failed");
+	}
+	as4_hex_encode(rnd, sizeof(rnd), hex);
+	if (as4_str_fmt(tmp, sizeof(tmp), "%s.%s.tmp", name, hex) != AS4_OK) {
+		as4_blob_cleanup(&b);
+		return AS4_E_INTERNAL;
+	}
+	if (mkdirat(st->spool_fd, SPOOL_INLINE_DAY, 0700) != 0 && errno != EEXIST) {
+		as4_blob_cleanup(&b);
+		return as4_diag_set(d, errno_err(errno), "store: mkdir %s/%s: %s", st->spool_dir,
+		                    SPOOL_INLINE_DAY, strerror(errno));
+	}
+	int fd = openat(st->spool_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	if (fd < 0) {
+		as4_blob_cleanup(&b);
+		return as4_diag_set(d, errno_err(errno), "store: create %s/%s: %s", st->spool_dir,
+		                    tmp, strerror(errno));
+	}
+	err = as4_blob_write_fd(&b, fd);
+	as4_blob_cleanup(&b);
+	if (close(fd) != 0 && err == AS4_OK) {
+		err = errno_err(errno);
+	}
+	if (err == AS4_OK && renameat(st->spool_fd, tmp, st->spool_fd, name) != 0) {
+		err = errno_err(errno);
+	}
+	if (err != AS4_OK) {
+		unlinkat(st->spool_fd, tmp, 0);
+		return as4_diag_set(d, err, "store: write a copy of %s: %s", name,
+		                    as4_strerror(err));
+	}
 	return AS4_OK;
 }
 
@@ -276,6 +401,10 @@ as4_err as4_store_spool_open(const struct as4_store *st, const char *name, struc
 {
 	char path[4200];
 	as4_blob_init(b);
+	if (store_spool_name_inline(name)) {
+		/* the read lock is the only thing touched: the store itself is not changed */
+		return read_inline((struct as4_store *)(uintptr_t)st, name, b, d);
+	}
 	as4_err err = as4_store_spool_path(st, name, path, sizeof(path), d);
 	if (err != AS4_OK) {
 		return err;
@@ -285,6 +414,44 @@ as4_err as4_store_spool_open(const struct as4_store *st, const char *name, struc
 		return as4_diag_set(d, err, "store: open %s: %s", path, as4_strerror(err));
 	}
 	return AS4_OK;
+}
+
+as4_err as4_store_spool_size(const struct as4_store *st, const char *name, uint64_t *size,
+                             struct as4_diag *d)
+{
+	*size = 0;
+	if (name == NULL) {
+		return as4_diag_set(d, AS4_E_NOTFOUND, "store: the file was purged by retention");
+	}
+	if (!store_spool_name_valid(name)) {
+		return as4_diag_set(d, AS4_E_CORRUPT, "store: invalid spool file name in record");
+	}
+	if (!store_spool_name_inline(name)) {
+		struct stat sb;
+		if (fstatat(st->spool_fd, name, &sb, 0) != 0) {
+			return as4_diag_set(d, errno_err(errno), "store: stat %s/%s: %s",
+			                    st->spool_dir, name, strerror(errno));
+		}
+		*size = (uint64_t)sb.st_size;
+		return AS4_OK;
+	}
+	struct as4_store *w = (struct as4_store *)(uintptr_t)st; /* the read lock only */
+	MDB_txn *txn;
+	as4_err err = store_rd_begin(w, &txn, d);
+	if (err != AS4_OK) {
+		return err;
+	}
+	MDB_val key = {strlen(name), (void *)(uintptr_t)name}, val;
+	int rc = mdb_get(txn, w->db[DB_BLOBS], &key, &val);
+	if (rc == MDB_SUCCESS) {
+		*size = val.mv_size;
+	} else if (rc == MDB_NOTFOUND) {
+		err = as4_diag_set(d, AS4_E_NOTFOUND, "store: blob %s is no longer stored", name);
+	} else {
+		err = store_fail(d, rc, "read blob");
+	}
+	store_rd_end(w, txn);
+	return err;
 }
 
 /* True when the files db knows name. */

@@ -26,6 +26,7 @@ static const char *const db_names[DB__COUNT] = {
         [DB_DUE] = "due",     [DB_DEDUP] = "dedup", [DB_DEDUP_AGE] = "dedup_age",
         [DB_INBOX] = "inbox", [DB_PEERS] = "peers", [DB_AUDIT] = "audit",
         [DB_FILES] = "files", [DB_IDX] = "idx",     [DB_NOTES] = "notes",
+        [DB_BLOBS] = "blobs",
 };
 
 as4_err store_err(int rc)

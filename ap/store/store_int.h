@@ -18,6 +18,8 @@
  *   audit     seq(8) -> audit entry
  *   files     spool name -> id(8) size(8) (every referenced spool file; the spool GC asks it)
  *   idx       tag(1) store_ikey(value) 0x00 created_ms(8) id(8) -> "" (all search indexes)
+ *   blobs     spool name "00000000/<hex>" -> bytes (blobs up to opts.inline_max, kept here
+ *             instead of in a file; also listed in files)
  *   notes     seq(8) -> time_ms(8) msg_id(8) document (backend notification outbox; meta
  *             "note_seq" is the last seq given, "notes" the number queued)
  * store_ikey(v) is v itself up to IKEY_MAX bytes, else a prefix, 0x01 and 32 hex digits of
@@ -69,6 +71,9 @@
 /* Spool names: "YYYYMMDD/" and 32 lower-case hex digits. */
 #define SPOOL_NAME_LEN 41u
 #define SPOOL_NAME_CAP 48u
+/* The pseudo-day of blobs kept inside the environment (no such directory is ever made). */
+#define SPOOL_INLINE_DAY "00000000"
+
 
 enum store_db {
 	DB_META = 0,
@@ -83,6 +88,7 @@ enum store_db {
 	DB_FILES,
 	DB_IDX,
 	DB_NOTES,
+	DB_BLOBS,
 	DB__COUNT
 };
 
@@ -107,6 +113,7 @@ enum store_idx {
 /* A spool file written by a caller for one operation, made durable by the writer. */
 struct spool_new {
 	char name[SPOOL_NAME_CAP]; /* "YYYYMMDD/<hex>" */
+	const uint8_t *inline_data; /* non-NULL: kept in DB_BLOBS (borrowed from the caller) */
 	uint64_t size;
 	uint8_t sha256[32];
 };
@@ -197,6 +204,7 @@ struct as4_store {
 	bool writer_running;
 	pthread_t writer;
 
+	atomic_uint_fast32_t day_made; /* YYYYMMDD of the spool day directory known to exist */
 	atomic_uint_fast64_t batches;
 	atomic_uint_fast64_t batched_ops;
 	uint64_t recovered;
@@ -283,6 +291,8 @@ as4_err store_spool_sync_batch(struct as4_store *st, struct wop **ops, size_t n,
 void store_spool_unlink(struct as4_store *st, const char *name);
 /* True when name has the shape the store generates. */
 bool store_spool_name_valid(const char *name);
+/* True for a valid name of a blob kept inside the environment (SPOOL_INLINE_DAY). */
+bool store_spool_name_inline(const char *name);
 /* Append a name to a list. */
 as4_err store_name_list_add(struct name_list *l, const char *name);
 void store_name_list_cleanup(struct name_list *l);

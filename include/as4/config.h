@@ -107,6 +107,7 @@ struct as4_store_config {
 	uint64_t map_size;         /* LMDB map size in bytes */
 	uint64_t sync_interval_ms; /* group commit: longest wait before an fsync */
 	uint32_t sync_batch;       /* group commit: commit at once after this many writes */
+	uint64_t inline_max;       /* blobs up to this size live in LMDB, not in spool files */
 };
 
 /* retention: how long things are kept (0 = forever). */

@@ -238,6 +238,15 @@ struct as4_store_opts {
 	int64_t dedup_window_ms;  /* duplicate window for as4_store_dedup_prune_window (0 = 30 d) */
 	size_t claim_scan_max;    /* due entries one claim may skip over (0 = 10000) */
 	size_t search_scan_max;   /* index entries one search page may examine (0 = 200000) */
+	/*
+	 * Blobs (payloads, raw messages, Receipts) of at most this many bytes are kept inside the
+	 * LMDB environment, committed with their record, instead of in a spool file of their own:
+	 * no file to create, sync and later delete (0 = never; every blob is a spool file). Their
+	 * names are spool names of the pseudo-day "00000000"; as4_store_spool_open() reads them
+	 * from the environment and as4_store_spool_path() writes a read-only copy into the spool
+	 * on demand. They count against the map size.
+	 */
+	size_t inline_max;
 };
 
 struct as4_store;
@@ -477,19 +486,30 @@ AS4_MUST_CHECK as4_err as4_store_dedup_prune_window(struct as4_store *st, int64_
 /*
  * The absolute path of a spool name from a record (payload file, receipt_file, raw_file) into
  * out (capacity cap). The name is checked to be one the store generates (AS4_E_CORRUPT
- * otherwise), so a damaged record cannot point outside the spool. AS4_E_LIMIT when out is too
- * small. Thread-safe.
+ * otherwise), so a damaged record cannot point outside the spool. For a blob kept inside the
+ * environment (opts.inline_max) a read-only copy is written to that path first (once; it goes
+ * when the blob goes). AS4_E_LIMIT when out is too small; for inline blobs also
+ * AS4_E_NOTFOUND (no longer stored), AS4_E_IO, AS4_E_SPACE. Thread-safe.
  */
 AS4_MUST_CHECK as4_err as4_store_spool_path(const struct as4_store *st, const char *name, char *out,
                                             size_t cap, struct as4_diag *d);
 
 /*
- * Map a spool file read-only into *b (as4_blob_map_path(); clean up with as4_blob_cleanup()).
+ * Map a spool file read-only into *b (as4_blob_map_path(); clean up with as4_blob_cleanup());
+ * a blob kept inside the environment (opts.inline_max) is copied to the heap instead.
  * AS4_E_NOTFOUND (name NULL: purged by retention, or the file is missing), AS4_E_CORRUPT (bad
- * name), AS4_E_IO.
+ * name), AS4_E_IO, AS4_E_NOMEM.
  */
 AS4_MUST_CHECK as4_err as4_store_spool_open(const struct as4_store *st, const char *name,
                                             struct as4_blob *b, struct as4_diag *d);
+
+/*
+ * The size in bytes of a spool file or inline blob named by a record, without reading or
+ * copying it. AS4_E_NOTFOUND (NULL name, or no longer stored), AS4_E_CORRUPT (bad name),
+ * AS4_E_IO. Thread-safe.
+ */
+AS4_MUST_CHECK as4_err as4_store_spool_size(const struct as4_store *st, const char *name,
+                                            uint64_t *size, struct as4_diag *d);
 
 /* Retention purge selection. Zero-initialise. */
 struct as4_store_purge {

@@ -1441,6 +1441,109 @@ static void test_notes(void **state)
 	as4_store_close(st);
 }
 
+/* Blobs up to opts.inline_max live inside the environment: no file, same API. */
+static void test_inline_blobs(void **state)
+{
+	(void)state;
+	struct as4_store_opts o = {.inline_max = 4096};
+	struct as4_store *st = open_store(&o);
+	struct as4_diag d;
+	as4_diag_init(&d);
+	uint8_t *big = malloc(8192);
+	assert_non_null(big);
+	memset(big, 'B', 8192);
+	struct as4_msgrec r;
+	mkrec(&r, AS4_DIR_IN, "inline@x", 2);
+	struct as4_blob pl[2], raw, rcpt;
+	as4_blob_borrow(&pl[0], "small payload", 13);
+	as4_blob_borrow(&pl[1], big, 8192);
+	as4_blob_borrow(&raw, "<raw/>", 6);
+	as4_blob_borrow(&rcpt, "<Receipt/>", 10);
+	struct as4_store_put p = {
+	        .payloads = pl, .raw = &raw, .receipt = &rcpt, .check_duplicate = true};
+	assert_int_equal(as4_store_put_inbound(st, &r, &p, NULL, D), AS4_OK);
+	uint64_t id = r.id;
+	assert_true(store_spool_name_inline(r.payloads[0].file));
+	assert_false(store_spool_name_inline(r.payloads[1].file));
+	assert_true(store_spool_name_inline(r.raw_file));
+	assert_true(store_spool_name_inline(r.receipt_file));
+	uint8_t md[32];
+	SHA256((const unsigned char *)"small payload", 13, md);
+	assert_memory_equal(r.payloads[0].sha256, md, 32);
+	assert_int_equal(r.payloads[0].size, 13);
+	/* no directory of the pseudo-day was made for them */
+	char path[4200];
+	assert_int_equal(as4_str_fmt(path, sizeof(path), "%s/spool/" SPOOL_INLINE_DAY, tmp),
+	                 AS4_OK);
+	struct stat sb;
+	assert_int_not_equal(stat(path, &sb), 0);
+	as4_msgrec_cleanup(&r);
+
+	/* A duplicate writes nothing, inline or not. */
+	mkrec(&r, AS4_DIR_IN, "inline@x", 1);
+	struct as4_store_put p1 = {.payloads = pl, .check_duplicate = true};
+	assert_int_equal(as4_store_put_inbound(st, &r, &p1, NULL, D), AS4_E_EXISTS);
+	as4_msgrec_cleanup(&r);
+	as4_store_close(st);
+
+	/* Durable with the record: read back after a reopen, by open and by path. */
+	st = open_store(&o);
+	struct as4_msgrec g;
+	assert_int_equal(as4_store_get(st, id, &g, D), AS4_OK);
+	assert_file(st, g.payloads[0].file, "small payload", 13);
+	assert_file(st, g.payloads[1].file, big, 8192);
+	assert_file(st, g.raw_file, "<raw/>", 6);
+	assert_file(st, g.receipt_file, "<Receipt/>", 10);
+	assert_int_equal(as4_store_spool_path(st, g.receipt_file, path, sizeof(path), D), AS4_OK);
+	uint8_t *text = NULL;
+	size_t len = 0;
+	assert_int_equal(as4_file_read(path, 1024, &text, &len), AS4_OK);
+	assert_int_equal(len, 10);
+	assert_memory_equal(text, "<Receipt/>", 10);
+	free(text);
+	/* the copy on disk is not an orphan while the blob exists */
+	size_t gone = 0;
+	assert_int_equal(as4_store_spool_gc(st, 0, &gone, D), AS4_OK);
+	assert_int_equal(gone, 0);
+	assert_int_equal(stat(path, &sb), 0);
+	struct as4_store_stats s;
+	assert_int_equal(as4_store_stats(st, &s, D), AS4_OK);
+	assert_int_equal(s.spool_bytes, 13 + 8192 + 6 + 10);
+
+	/* Retention removes inline payloads (and the raw message) like files. */
+	char inline_pl[SPOOL_NAME_CAP], inline_raw[SPOOL_NAME_CAP];
+	assert_int_equal(as4_str_copy(inline_pl, sizeof(inline_pl), g.payloads[0].file), AS4_OK);
+	assert_int_equal(as4_str_copy(inline_raw, sizeof(inline_raw), g.raw_file), AS4_OK);
+	as4_msgrec_cleanup(&g);
+	char pl_copy[4200];
+	assert_int_equal(as4_store_spool_path(st, inline_pl, pl_copy, sizeof(pl_copy), D), AS4_OK);
+	assert_int_equal(stat(pl_copy, &sb), 0);
+	assert_int_equal(as4_store_ack(st, id, "test", D), AS4_OK);
+	struct as4_store_purge sel = {.dir = AS4_DIR_IN,
+	                              .states = 1u << AS4_ST_BACKEND_ACKED,
+	                              .before_ms = as4_time_now_ms() + 1000,
+	                              .raw_too = true};
+	size_t n = 0;
+	assert_int_equal(as4_store_purge_payloads(st, &sel, &n, D), AS4_OK);
+	assert_int_equal(n, 1);
+	struct as4_blob b;
+	assert_int_equal(as4_store_spool_open(st, inline_pl, &b, D), AS4_E_NOTFOUND);
+	assert_int_equal(as4_store_spool_open(st, inline_raw, &b, D), AS4_E_NOTFOUND);
+	assert_int_equal(as4_store_get(st, id, &g, D), AS4_OK);
+	assert_null(g.payloads[0].file);
+	assert_file(st, g.receipt_file, "<Receipt/>", 10); /* evidence is kept */
+	as4_msgrec_cleanup(&g);
+	assert_int_equal(as4_store_stats(st, &s, D), AS4_OK);
+	assert_int_equal(s.spool_bytes, 10);
+
+	/* The purged blob's copy on disk went with it, and it has no path any more. */
+	assert_int_not_equal(stat(pl_copy, &sb), 0);
+	assert_int_equal(as4_store_spool_path(st, inline_pl, path, sizeof(path), D),
+	                 AS4_E_NOTFOUND);
+	free(big);
+	as4_store_close(st);
+}
+
 static void test_bad_input(void **state)
 {
 	(void)state;
@@ -1510,6 +1613,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_notes, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_inline_blobs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
