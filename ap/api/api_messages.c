@@ -120,8 +120,6 @@ json_t *api_render_record(const struct as4_msgrec *rec)
 
 bool api_token_allows(struct api_req *r, const struct as4_msgrec *rec, struct as4_http_resp *resp)
 {
-	const struct as4_api_token *t = r->token;
-{
 	bool ok = api_token_sees(r, rec);
 	if (!ok) {
 		atomic_fetch_add(&r->ap->metrics.api_denied, 1);
@@ -132,6 +130,8 @@ bool api_token_allows(struct api_req *r, const struct as4_msgrec *rec, struct as
 }
 
 bool api_token_sees(const struct api_req *r, const struct as4_msgrec *rec)
+{
+	const struct as4_api_token *t = r->token;
 	bool ok = true;
 	if (t->n_pmodes > 0) {
 		ok = false;
