@@ -12,6 +12,7 @@
 struct as4_http_client {
 	CURL *curl;
 	struct as4_http_client_opts opts;
+	uint64_t timeout_ms;      /* as4_http_client_set_timeout(); 0 = opts.timeout_ms */
 	struct as4_buf ca_bundle; /* every configured CA file, concatenated PEM */
 	char *client_cert;
 	char *client_key;
@@ -85,6 +86,11 @@ void as4_http_client_free(struct as4_http_client *c)
 	free(c->client_cert);
 	free(c->client_key);
 	free(c);
+}
+
+void as4_http_client_set_timeout(struct as4_http_client *c, uint64_t timeout_ms)
+{
+	c->timeout_ms = timeout_ms;
 }
 
 void as4_http_result_init(struct as4_http_result *r, size_t max_body)
@@ -241,8 +247,8 @@ as4_err as4_http_post(struct as4_http_client *c, const char *url, const char *co
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 	                 (long)(c->opts.connect_timeout_ms ? c->opts.connect_timeout_ms : 10000));
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-	                 (long)(c->opts.timeout_ms ? c->opts.timeout_ms : 60000));
+	uint64_t timeout = c->timeout_ms ? c->timeout_ms : c->opts.timeout_ms;
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout ? timeout : 60000));
 	if (c->ca_bundle.len > 0) {
 		struct curl_blob blob = {c->ca_bundle.data, c->ca_bundle.len, CURL_BLOB_NOCOPY};
 		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);

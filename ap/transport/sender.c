@@ -29,14 +29,25 @@
 /* The longest single retry interval, whatever the backoff says. */
 #define MAX_INTERVAL_MS (6LL * 3600 * 1000)
 
+/*
+ * One dispatcher claims due messages in batches (one store commit for many messages, sized
+ * to the idle workers) and queues them; the workers take them one at a time. A kick (a
+ * submission, an admin's retry) wakes the dispatcher only, not every worker.
+ */
 struct as4_sender {
 	struct as4_ap *ap;
 	pthread_t *threads;
 	size_t n_threads;
+	pthread_t dispatcher;
+	bool dispatcher_running;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond; /* dispatcher: kicked, a worker became idle, or stopping */
+	pthread_cond_t work; /* workers: records queued, or stopping */
 	bool stop;
 	uint64_t kicks;
+	struct as4_msgrec *queue; /* claimed records not yet taken (ring of q_cap) */
+	size_t q_head, q_len, q_cap;
+	size_t idle; /* workers waiting for a record */
 };
 
 static const char *id_domain(const struct as4_config *cfg)
@@ -323,7 +334,8 @@ static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct a
 		int64_t due = now + delay;
 		/* attempts and deadline count from the last (re)queueing */
 		int64_t since = rec->queued_ms > 0 ? rec->queued_ms : rec->created_ms;
-		bool past_deadline = rel->deadline_ms > 0 && due > since + (int64_t)rel->deadline_ms;
+		bool past_deadline =
+		        rel->deadline_ms > 0 && due > since + (int64_t)rel->deadline_ms;
 		const char *why = as4_diag_text(&a->diag);
 		if (a->err == AS4_E_PEER_ERROR) {
 			/* the peer's own code is the first word of the detail */
@@ -394,114 +406,198 @@ static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct a
 	free(refs);
 }
 
+/* Send one claimed message with the worker's runtime and client, and record the outcome. */
+static void process(struct as4_ap *ap, struct as4_runtime *rt, struct as4_http_client *http,
+                    struct as4_msgrec *rec)
+{
+	const struct as4_pmode *pm = as4_pmode_find(rt->cfg->pmodes, rec->pmode_id);
+	struct attempt a;
+	memset(&a, 0, sizeof(a));
+	as4_diag_init(&a.diag);
+	as4_blob_init(&a.raw);
+	as4_buf_init(&a.receipt, 0);
+	struct as4_msg_out *sealed = NULL;
+	if (pm == NULL) {
+		a.err = as4_diag_set(&a.diag, AS4_E_PMODE_MISMATCH,
+		                     "PMode '%s' is no longer configured", rec->pmode_id);
+		struct as4_store_update u = {0};
+		u.to = AS4_ST_FAILED;
+		u.reason = "its PMode was removed";
+		u.ebms_code = "EBMS:0010";
+		u.detail = as4_diag_text(&a.diag);
+		char *note = rt->cfg->webhooks.notification_url != NULL
+		                     ? as4_delivery_outcome_doc(rec, u.to, u.reason, u.ebms_code,
+		                                                u.detail)
+		                     : NULL;
+		u.notify = note;
+		struct as4_diag d;
+		as4_diag_init(&d);
+		if (as4_store_transition(ap->store, rec->id, &u, &d) != AS4_OK) {
+			as4_log(AS4_LOG_ERR, "cannot fail message %s: %s", rec->message_id,
+			        as4_diag_text(&d));
+		} else if (note != NULL) {
+			as4_delivery_kick(ap->delivery);
+		}
+		free(note);
+	} else if (http == NULL) {
+		a.err = as4_diag_set(&a.diag, AS4_E_CONFIG,
+		                     "the HTTP client could not be set up (see the log)");
+		settle(ap, pm, rec, &a, NULL, rt->cfg->webhooks.notification_url);
+	} else {
+		/* the PMode's per-attempt timeout, when shorter than the sender's */
+		uint64_t timeout = rt->cfg->sender.request_timeout_ms;
+		if (pm->reliability.timeout_ms > 0 && pm->reliability.timeout_ms < timeout) {
+			timeout = pm->reliability.timeout_ms;
+		}
+		as4_http_client_set_timeout(http, timeout);
+		/* discovery.c: endpoint and certificate first (a failed lookup is settled like a
+		 * failed send) */
+		a.err = as4_discovery_resolve(ap, rt, pm, rec, &a.diag);
+		if (a.err == AS4_OK) {
+			try_send(ap, http, rt, pm, rec, &a, &sealed);
+			as4_discovery_attempted(rt, pm, rec, a.err);
+		}
+		settle(ap, pm, rec, &a, sealed, rt->cfg->webhooks.notification_url);
+	}
+	as4_msg_out_free(sealed);
+	attempt_cleanup(&a);
+}
+
+static struct as4_http_client *new_client(const struct as4_config *cfg)
+{
+	struct as4_http_client_opts co = {0};
+	co.ca_files = cfg->truststores.tls;
+	co.n_ca_files = cfg->truststores.n_tls;
+	co.client_cert = cfg->sender.client_cert_path;
+	co.client_key = cfg->sender.client_key_path;
+	co.insecure_skip_verify = !cfg->sender.tls_verify;
+	co.connect_timeout_ms = cfg->sender.connect_timeout_ms;
+	co.timeout_ms = cfg->sender.request_timeout_ms;
+	co.max_response = cfg->limits.max_receipt;
+	struct as4_http_client *http = NULL;
+	struct as4_diag d;
+	as4_diag_init(&d);
+	if (as4_http_client_new(&co, &http, &d) != AS4_OK) {
+		as4_log(AS4_LOG_ERR, "send worker: %s", as4_diag_text(&d));
+	}
+	return http;
+}
+
 static void *worker_main(void *arg)
 {
 	struct as4_sender *s = arg;
 	struct as4_ap *ap = s->ap;
 	struct as4_http_client *http = NULL;
 	struct as4_runtime *rt = NULL;
-	bool stop = false;
-	while (!stop) {
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		s->idle++;
+		pthread_cond_signal(&s->cond);
+		while (s->q_len == 0 && !s->stop) {
+			pthread_cond_wait(&s->work, &s->lock);
+		}
+		s->idle--;
+		if (s->stop) {
+			break; /* what is still queued goes back to the due queue (as4_sender_stop)
+			        */
+		}
+		struct as4_msgrec rec = s->queue[s->q_head];
+		s->q_head = (s->q_head + 1) % s->q_cap;
+		s->q_len--;
+		pthread_mutex_unlock(&s->lock);
+
 		struct as4_runtime *now_rt = as4_ap_runtime(ap);
 		if (now_rt != rt) {
 			/* a reload: new TLS settings for the client */
 			as4_http_client_free(http);
-			http = NULL;
 			as4_runtime_put(rt);
 			rt = now_rt;
-			const struct as4_config *cfg = rt->cfg;
-			struct as4_http_client_opts co = {0};
-			co.ca_files = cfg->truststores.tls;
-			co.n_ca_files = cfg->truststores.n_tls;
-			co.client_cert = cfg->sender.client_cert_path;
-			co.client_key = cfg->sender.client_key_path;
-			co.insecure_skip_verify = !cfg->sender.tls_verify;
-			co.connect_timeout_ms = cfg->sender.connect_timeout_ms;
-			co.timeout_ms = cfg->sender.request_timeout_ms;
-			co.max_response = cfg->limits.max_receipt;
-			struct as4_diag d;
-			as4_diag_init(&d);
-			if (as4_http_client_new(&co, &http, &d) != AS4_OK) {
-				as4_log(AS4_LOG_ERR, "send worker: %s", as4_diag_text(&d));
-			}
+			http = new_client(rt->cfg);
 		} else {
 			as4_runtime_put(now_rt);
 		}
+		process(ap, rt, http, &rec);
+		as4_msgrec_cleanup(&rec);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	as4_http_client_free(http);
+	as4_runtime_put(rt);
+	return NULL;
+}
+
+/*
+ * Wait (lock held) until kicked, a worker turns idle (when seen_idle < SIZE_MAX), stopping, or
+ * POLL_MS passed (then returns true: retries that fell due need a look).
+ */
+static bool dispatcher_wait(struct as4_sender *s, uint64_t seen_kicks, size_t seen_idle)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += (long)POLL_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (!s->stop && s->kicks == seen_kicks && s->idle <= seen_idle) {
+		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) != 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void *dispatcher_main(void *arg)
+{
+	struct as4_sender *s = arg;
+	struct as4_ap *ap = s->ap;
+	bool backlog = true; /* the last claim was full: more may be due */
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		/*
+		 * Keep the queue filled to one record per worker beyond the idle ones, so a claim
+		 * (one commit) feeds many attempts and a worker finishing never waits for one.
+		 */
+		size_t want =
+		        s->idle + s->n_threads > s->q_len ? s->idle + s->n_threads - s->q_len : 0;
+		if (s->idle == 0 && s->q_len >= s->n_threads) {
+			want = 0;
+		}
+		if (want == 0 || !backlog) {
+			uint64_t kicks = s->kicks;
+			bool timed_out = dispatcher_wait(s, kicks, want == 0 ? s->idle : SIZE_MAX);
+			/* a kick or the poll interval: look again; a newly idle worker only
+			 * needs a claim while there is a backlog */
+			backlog = backlog || timed_out || s->kicks != kicks;
+			continue;
+		}
+		if (want > s->q_cap - s->q_len) {
+			want = s->q_cap - s->q_len;
+		}
+		pthread_mutex_unlock(&s->lock);
 		struct as4_msgrec *recs = NULL;
 		size_t n = 0;
 		struct as4_diag d;
 		as4_diag_init(&d);
-		if (http != NULL &&
-		    as4_store_claim_due(ap->store, as4_time_now_ms(), 1, &recs, &n, &d) != AS4_OK) {
-			as4_log(AS4_LOG_ERR, "send worker: cannot claim messages: %s",
+		if (as4_store_claim_due(ap->store, as4_time_now_ms(), want, &recs, &n, &d) !=
+		    AS4_OK) {
+			as4_log(AS4_LOG_ERR, "sender: cannot claim messages: %s",
 			        as4_diag_text(&d));
 			n = 0;
 		}
-		for (size_t i = 0; i < n; i++) {
-			const struct as4_pmode *pm =
-			        as4_pmode_find(rt->cfg->pmodes, recs[i].pmode_id);
-			struct attempt a;
-			memset(&a, 0, sizeof(a));
-			as4_diag_init(&a.diag);
-			as4_blob_init(&a.raw);
-			as4_buf_init(&a.receipt, 0);
-			struct as4_msg_out *sealed = NULL;
-			if (pm == NULL) {
-				a.err = as4_diag_set(&a.diag, AS4_E_PMODE_MISMATCH,
-				                     "PMode '%s' is no longer configured",
-				                     recs[i].pmode_id);
-				struct as4_store_update u = {0};
-				u.to = AS4_ST_FAILED;
-				u.reason = "its PMode was removed";
-				u.ebms_code = "EBMS:0010";
-				u.detail = as4_diag_text(&a.diag);
-				char *note = rt->cfg->webhooks.notification_url != NULL
-				                     ? as4_delivery_outcome_doc(&recs[i], u.to, u.reason,
-				                                                u.ebms_code, u.detail)
-				                     : NULL;
-				u.notify = note;
-				as4_diag_init(&d);
-				if (as4_store_transition(ap->store, recs[i].id, &u, &d) != AS4_OK) {
-					as4_log(AS4_LOG_ERR, "cannot fail message %s: %s",
-					        recs[i].message_id, as4_diag_text(&d));
-				} else if (note != NULL) {
-					as4_delivery_kick(ap->delivery);
-				}
-				free(note);
-			} else {
-				/* discovery.c: endpoint and certificate first (a failed lookup
-				 * is settled like a failed send) */
-				a.err = as4_discovery_resolve(ap, rt, pm, &recs[i], &a.diag);
-				if (a.err == AS4_OK) {
-					try_send(ap, http, rt, pm, &recs[i], &a, &sealed);
-					as4_discovery_attempted(rt, pm, &recs[i], a.err);
-				}
-				settle(ap, pm, &recs[i], &a, sealed,
-				       rt->cfg->webhooks.notification_url);
-			}
-			as4_msg_out_free(sealed);
-			attempt_cleanup(&a);
-		}
-		as4_msgrec_array_free(recs, n);
 		pthread_mutex_lock(&s->lock);
-		if (n == 0 && !s->stop) {
-			uint64_t seen = s->kicks;
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += (long)POLL_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			while (!s->stop && s->kicks == seen &&
-			       pthread_cond_timedwait(&s->cond, &s->lock, &ts) == 0) {
-			}
+		for (size_t i = 0; i < n; i++) {
+			/* the queue takes over each record's strings; the array is freed below */
+			s->queue[(s->q_head + s->q_len) % s->q_cap] = recs[i];
+			s->q_len++;
 		}
-		stop = s->stop;
-		pthread_mutex_unlock(&s->lock);
+		free(recs);
+		if (n > 0) {
+			pthread_cond_broadcast(&s->work);
+		}
+		backlog = n == want;
 	}
-	as4_http_client_free(http);
-	as4_runtime_put(rt);
+	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
 
@@ -519,11 +615,14 @@ as4_err as4_sender_start(struct as4_ap *ap, struct as4_sender **out, struct as4_
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&s->work, NULL);
 	struct as4_runtime *rt = as4_ap_runtime(ap);
 	size_t n = rt->cfg->sender.workers ? rt->cfg->sender.workers : 4;
 	as4_runtime_put(rt);
 	s->threads = calloc(n, sizeof(*s->threads));
-	if (s->threads == NULL) {
+	s->q_cap = 2 * n;
+	s->queue = calloc(s->q_cap, sizeof(*s->queue));
+	if (s->threads == NULL || s->queue == NULL) {
 		as4_sender_stop(s, 0);
 		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 	}
@@ -534,6 +633,11 @@ as4_err as4_sender_start(struct as4_ap *ap, struct as4_sender **out, struct as4_
 		}
 		s->n_threads++;
 	}
+	if (pthread_create(&s->dispatcher, NULL, dispatcher_main, s) != 0) {
+		as4_sender_stop(s, 0);
+		return as4_diag_set(d, AS4_E_INTERNAL, "cannot start the send dispatcher");
+	}
+	s->dispatcher_running = true;
 	*out = s;
 	return AS4_OK;
 }
@@ -545,7 +649,7 @@ void as4_sender_kick(struct as4_sender *s)
 	}
 	pthread_mutex_lock(&s->lock);
 	s->kicks++;
-	pthread_cond_broadcast(&s->cond);
+	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -558,11 +662,34 @@ void as4_sender_stop(struct as4_sender *s, unsigned grace_ms)
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
 	pthread_cond_broadcast(&s->cond);
+	pthread_cond_broadcast(&s->work);
 	pthread_mutex_unlock(&s->lock);
+	if (s->dispatcher_running) {
+		pthread_join(s->dispatcher, NULL);
+	}
 	for (size_t i = 0; i < s->n_threads; i++) {
 		pthread_join(s->threads[i], NULL);
 	}
+	/* claimed but never attempted: due again at once (a restart would do the same) */
+	for (; s->q_len > 0; s->q_len--) {
+		struct as4_msgrec *rec = &s->queue[s->q_head];
+		s->q_head = (s->q_head + 1) % s->q_cap;
+		struct as4_store_update u = {0};
+		u.to = rec->attempts > 1 ? AS4_ST_RETRYING : AS4_ST_QUEUED;
+		u.reason = "not attempted: the access point stopped";
+		u.expect = 1u << AS4_ST_SENDING;
+		struct as4_diag d;
+		as4_diag_init(&d);
+		if (as4_store_transition(s->ap->store, rec->id, &u, &d) != AS4_OK) {
+			as4_log(AS4_LOG_WARNING,
+			        "message %s stays claimed until the next start: %s",
+			        rec->message_id, as4_diag_text(&d));
+		}
+		as4_msgrec_cleanup(rec);
+	}
+	free(s->queue);
 	free(s->threads);
+	pthread_cond_destroy(&s->work);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

@@ -38,6 +38,13 @@ AS4_MUST_CHECK as4_err as4_http_client_new(const struct as4_http_client_opts *op
 /* Free a client (closing its connections). NULL ok. */
 void as4_http_client_free(struct as4_http_client *c);
 
+/*
+ * Use timeout_ms for the whole exchange of the following requests (0 = the timeout_ms the
+ * client was created with), e.g. a PMode's per-attempt timeout. Not thread-safe (one client
+ * per thread).
+ */
+void as4_http_client_set_timeout(struct as4_http_client *c, uint64_t timeout_ms);
+
 /* What came back. */
 struct as4_http_result {
 	long status;            /* HTTP status, 0 when no response arrived */
