@@ -267,8 +267,8 @@ void api_test(struct api_req *r, struct as4_http_req *req, const struct as4_blob
 	}
 	/* "ping 0088:<GLN>": the access point serving a participant (api_participants.c) */
 	char target_id[AS4_SMP_ID_TEXT_MAX + 8];
-	int target = api_participant_target(r, &party, &pmode, &fr, target_id, sizeof(target_id),
-	                                    resp);
+	int target =
+	        api_participant_target(r, &party, &pmode, &fr, target_id, sizeof(target_id), resp);
 	if (target < 0) {
 		goto out;
 	}
