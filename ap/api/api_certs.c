@@ -355,13 +355,17 @@ static void remove_pair_dir(const char *dir)
  */
 static as4_err apply(struct api_req *r, struct as4_diag *d)
 {
-	as4_err err = as4_ap_reload(r->ap, d);
-	if (err == AS4_OK) {
-		/* later handlers of this request see what was just applied */
-		as4_runtime_put(r->rt);
-		r->rt = as4_ap_runtime(r->ap);
-	}
-	return err;
+	/* r->rt stays the request's snapshot: its token is borrowed from it */
+	return as4_ap_reload(r->ap, d);
+}
+
+/* Decryption keys of the snapshot running now (after a change). */
+static size_t decrypt_keys(struct as4_ap *ap)
+{
+	struct as4_runtime *rt = as4_ap_runtime(ap);
+	size_t n = rt->n_decrypt;
+	as4_runtime_put(rt);
+	return n;
 }
 
 static void refused(struct as4_http_resp *resp, const struct as4_diag *d)
@@ -435,6 +439,7 @@ static char *cert_pem(X509 *x, STACK_OF(X509) * chain)
 static void add_trust(struct api_req *r, struct as4_http_req *req, const struct as4_blob *body,
                       struct as4_http_resp *resp)
 {
+	struct as4_runtime *cur = NULL; /* the snapshot a change starts from */
 	static const char *const allowed[] = {"store", "certificate", NULL};
 	json_t *j = api_body_json(r, req, body, resp);
 	X509 *x = NULL;
@@ -475,13 +480,11 @@ static void add_trust(struct api_req *r, struct as4_http_req *req, const struct 
 	api_cert_fingerprint(x, fp);
 	pthread_mutex_lock(&r->ap->admin_lock);
 	/* the snapshot of the moment, not the request's: another change may have come first */
-	struct as4_runtime *now_rt = as4_ap_runtime(r->ap);
-	as4_runtime_put(r->rt);
-	r->rt = now_rt;
-	const char *managed = r->rt->cfg->node.managed_dir;
+	cur = as4_ap_runtime(r->ap);
+	const char *managed = cur->cfg->node.managed_dir;
 	char group[32];
 	snprintf(group, sizeof(group), "truststore.%s", store);
-	if (api_certs_collect(r->rt, &inv, &n_inv) != AS4_OK) {
+	if (api_certs_collect(cur, &inv, &n_inv) != AS4_OK) {
 		as4_http_resp_json_error(resp, 500, "internal", "out of memory", NULL);
 		goto unlock;
 	}
@@ -539,6 +542,7 @@ unlock:
 		unlink(path);
 	}
 	pthread_mutex_unlock(&r->ap->admin_lock);
+	as4_runtime_put(cur);
 out:
 	api_certs_free(inv, n_inv);
 	free(pem);
@@ -562,6 +566,7 @@ static bool hex64(const char *s)
 static void remove_trust(struct api_req *r, struct as4_http_req *req, const char *store,
                          const char *fp, struct as4_http_resp *resp)
 {
+	struct as4_runtime *cur = NULL; /* the snapshot a change starts from */
 	struct api_cert *inv = NULL;
 	size_t n_inv = 0;
 	if (!store_name_ok(store)) {
@@ -577,10 +582,9 @@ static void remove_trust(struct api_req *r, struct as4_http_req *req, const char
 		return;
 	}
 	pthread_mutex_lock(&r->ap->admin_lock);
-	struct as4_runtime *now_rt = as4_ap_runtime(r->ap);
-	as4_runtime_put(r->rt);
-	r->rt = now_rt;
-	const char *managed = r->rt->cfg->node.managed_dir;
+	/* the snapshot of the moment, not the request's: another change may have come first */
+	cur = as4_ap_runtime(r->ap);
+	const char *managed = cur->cfg->node.managed_dir;
 	char dir[4200], path[4400], hidden[4400];
 	snprintf(dir, sizeof(dir), "%s/trust/%s", managed, store);
 	snprintf(path, sizeof(path), "%s/%s.pem", dir, fp);
@@ -590,7 +594,7 @@ static void remove_trust(struct api_req *r, struct as4_http_req *req, const char
 		char group[32];
 		snprintf(group, sizeof(group), "truststore.%s", store);
 		const char *configured = NULL;
-		if (api_certs_collect(r->rt, &inv, &n_inv) == AS4_OK) {
+		if (api_certs_collect(cur, &inv, &n_inv) == AS4_OK) {
 			for (size_t i = 0; i < n_inv && configured == NULL; i++) {
 				char f2[65];
 				api_cert_fingerprint(inv[i].x, f2);
@@ -646,6 +650,7 @@ static void remove_trust(struct api_req *r, struct as4_http_req *req, const char
 	                   "audit", audited ? "recorded" : "failed"));
 unlock:
 	pthread_mutex_unlock(&r->ap->admin_lock);
+	as4_runtime_put(cur);
 	api_certs_free(inv, n_inv);
 }
 
@@ -661,6 +666,7 @@ static void stamp(int64_t ms, char out[20])
 static void rollover(struct api_req *r, struct as4_http_req *req, const struct as4_blob *body,
                      struct as4_http_resp *resp)
 {
+	struct as4_runtime *cur = NULL; /* the snapshot a change starts from */
 	static const char *const allowed[] = {"key", "certificate", NULL};
 	json_t *j = api_body_json(r, req, body, resp);
 	struct as4_keystore *ks = NULL;
@@ -712,18 +718,17 @@ static void rollover(struct api_req *r, struct as4_http_req *req, const struct a
 	}
 
 	pthread_mutex_lock(&r->ap->admin_lock);
-	struct as4_runtime *now_rt = as4_ap_runtime(r->ap);
-	as4_runtime_put(r->rt);
-	r->rt = now_rt;
-	X509 *cur = as4_keystore_cert(r->rt->sign);
+	/* the snapshot of the moment, not the request's: another change may have come first */
+	cur = as4_ap_runtime(r->ap);
+	X509 *old_cert = as4_keystore_cert(cur->sign);
 	char cur_fp[65];
-	api_cert_fingerprint(cur, cur_fp);
+	api_cert_fingerprint(old_cert, cur_fp);
 	if (strcmp(cur_fp, fp) == 0) {
 		as4_http_resp_json_error(resp, 409, "conflict",
 		                         "this is already the current key pair", "certificate");
 		goto unlock;
 	}
-	const char *managed = r->rt->cfg->node.managed_dir;
+	const char *managed = cur->cfg->node.managed_dir;
 	char kdir[4200], staging[4300], current[4300], olddir[4300], moved[4400];
 	char rnd[8], hex[17], when[20];
 	snprintf(kdir, sizeof(kdir), "%s/keystore", managed);
@@ -779,8 +784,7 @@ static void rollover(struct api_req *r, struct as4_http_req *req, const struct a
 	}
 	sync_dir(olddir);
 	sync_dir(kdir);
-	/* described now: the running snapshot (and cur with it) goes away with the reload */
-	prev = api_cert_json(cur, now);
+	prev = api_cert_json(old_cert, now);
 	if (apply(r, &d) != AS4_OK) {
 		/* back to what was running: the new pair out, the previous one back in place */
 		remove_pair_dir(current);
@@ -804,10 +808,12 @@ static void rollover(struct api_req *r, struct as4_http_req *req, const struct a
 	api_json(resp, 200,
 	         json_pack("{s:o, s:o, s:I, s:s}", "current", o != NULL ? o : json_null(),
 	                   "previous", prev != NULL ? prev : json_null(), "decryption_keys",
-	                   (json_int_t)r->rt->n_decrypt, "audit", audited ? "recorded" : "failed"));
+	                   (json_int_t)decrypt_keys(r->ap), "audit",
+	                   audited ? "recorded" : "failed"));
 	prev = NULL;
 unlock:
 	pthread_mutex_unlock(&r->ap->admin_lock);
+	as4_runtime_put(cur);
 out:
 	json_decref(prev);
 	free(chain_pem);
@@ -833,16 +839,16 @@ static bool pair_name_ok(const char *s)
 static void retire(struct api_req *r, struct as4_http_req *req, const char *name,
                    struct as4_http_resp *resp)
 {
+	struct as4_runtime *cur = NULL; /* the snapshot a change starts from */
 	if (!pair_name_ok(name)) {
 		as4_http_resp_json_error(resp, 404, "not_found", "no such managed key pair", NULL);
 		return;
 	}
 	pthread_mutex_lock(&r->ap->admin_lock);
-	struct as4_runtime *now_rt = as4_ap_runtime(r->ap);
-	as4_runtime_put(r->rt);
-	r->rt = now_rt;
+	/* the snapshot of the moment, not the request's: another change may have come first */
+	cur = as4_ap_runtime(r->ap);
 	char olddir[4200], dir[4400], hidden[4400];
-	snprintf(olddir, sizeof(olddir), "%s/keystore/old", r->rt->cfg->node.managed_dir);
+	snprintf(olddir, sizeof(olddir), "%s/keystore/old", cur->cfg->node.managed_dir);
 	snprintf(dir, sizeof(dir), "%s/%s", olddir, name);
 	snprintf(hidden, sizeof(hidden), "%s/.retired-%s", olddir, name);
 	struct stat st;
@@ -875,9 +881,11 @@ static void retire(struct api_req *r, struct as4_http_req *req, const char *name
 	                         "old key pair no longer accepted for decryption; key deleted");
 	api_json(resp, 200,
 	         json_pack("{s:s, s:I, s:s}", "retired", name, "decryption_keys",
-	                   (json_int_t)r->rt->n_decrypt, "audit", audited ? "recorded" : "failed"));
+	                   (json_int_t)decrypt_keys(r->ap), "audit",
+	                   audited ? "recorded" : "failed"));
 unlock:
 	pthread_mutex_unlock(&r->ap->admin_lock);
+	as4_runtime_put(cur);
 }
 
 void api_certs(struct api_req *r, struct as4_http_req *req, const char *method, const char *sub,

@@ -181,16 +181,16 @@ static bool body_ok(struct api_req *r, struct as4_http_req *req, const struct as
 }
 
 /*
- * Validate the body against the current configuration. On success *out holds the one-PMode
- * set (its parties borrow from r->rt->cfg). Answers 422 / 500 itself on failure.
+ * Validate the body against cfg. On success *out holds the one-PMode set (its parties borrow
+ * from cfg). Answers 422 / 500 itself on failure.
  */
-static bool validate(struct api_req *r, const struct as4_blob *body, bool yaml,
+static bool validate(const struct as4_config *cfg, const struct as4_blob *body, bool yaml,
                      const char *default_id, bool create, struct as4_pmode_set **out,
                      struct as4_http_resp *resp)
 {
 	struct as4_conf_errors errs;
 	as4_conf_errors_init(&errs, 0);
-	as4_err err = as4_config_pmode_validate(r->rt->cfg, body->data, body->len, !yaml, "api",
+	as4_err err = as4_config_pmode_validate(cfg, body->data, body->len, !yaml, "api",
 	                                        default_id, create, out, &errs);
 	if (err == AS4_E_NOMEM) {
 		as4_http_resp_json_error(resp, 500, "internal", "out of memory", NULL);
@@ -199,23 +199,6 @@ static bool validate(struct api_req *r, const struct as4_blob *body, bool yaml,
 	}
 	as4_conf_errors_cleanup(&errs);
 	return err == AS4_OK;
-}
-
-/* Take the newest snapshot for a change made under the admin lock. */
-static void refresh(struct api_req *r)
-{
-	struct as4_runtime *rt = as4_ap_runtime(r->ap);
-	as4_runtime_put(r->rt);
-	r->rt = rt;
-}
-
-static as4_err reload(struct api_req *r, struct as4_diag *d)
-{
-	as4_err err = as4_ap_reload(r->ap, d);
-	if (err == AS4_OK) {
-		refresh(r);
-	}
-	return err;
 }
 
 static void refused(struct as4_http_resp *resp, const struct as4_diag *d)
@@ -263,7 +246,12 @@ static void put_pmode(struct api_req *r, struct as4_http_req *req, const char *u
                       const struct as4_blob *body, struct as4_http_resp *resp)
 {
 	struct as4_pmode_set *set = NULL;
-	struct as4_runtime *held = NULL; /* keeps the snapshot set and old borrow from */
+	/*
+	 * The snapshot of the moment (another change may have come after this request began);
+	 * the set and old borrow from it. r->rt stays: the request's token is borrowed from it.
+	 */
+	struct as4_runtime *held = NULL;
+	struct as4_runtime *after = NULL;
 	char path[4200] = "", aside[4400] = "";
 	bool moved = false;
 	if (url_id != NULL && !id_ok(url_id)) {
@@ -278,8 +266,7 @@ static void put_pmode(struct api_req *r, struct as4_http_req *req, const char *u
 		return;
 	}
 	pthread_mutex_lock(&r->ap->admin_lock);
-	refresh(r);
-	held = as4_runtime_ref(r->rt);
+	held = as4_ap_runtime(r->ap);
 	const struct as4_config *cfg = held->cfg;
 	if (cfg->pmode_dir == NULL) {
 		as4_http_resp_json_error(resp, 409, "conflict", "this daemon has no PMode folder",
@@ -288,7 +275,7 @@ static void put_pmode(struct api_req *r, struct as4_http_req *req, const char *u
 	}
 	const struct as4_pmode *old = url_id != NULL ? as4_pmode_find(cfg->pmodes, url_id) : NULL;
 	/* a POST naming an existing id is a conflict (409), not an invalid document */
-	if (!validate(r, body, yaml, url_id, url_id != NULL && old == NULL, &set, resp)) {
+	if (!validate(cfg, body, yaml, url_id, url_id != NULL && old == NULL, &set, resp)) {
 		goto unlock;
 	}
 	const struct as4_pmode *pm = as4_pmode_at(set, 0);
@@ -349,7 +336,7 @@ static void put_pmode(struct api_req *r, struct as4_http_req *req, const char *u
 	}
 	struct as4_diag d;
 	as4_diag_init(&d);
-	err = reload(r, &d);
+	err = as4_ap_reload(r->ap, &d);
 	if (err != AS4_OK) {
 		unlink(path);
 		refused(resp, &d);
@@ -359,7 +346,8 @@ static void put_pmode(struct api_req *r, struct as4_http_req *req, const char *u
 		unlink(aside);
 		moved = false;
 	}
-	const struct as4_pmode *now_pm = as4_pmode_find(r->rt->cfg->pmodes, id);
+	after = as4_ap_runtime(r->ap);
+	const struct as4_pmode *now_pm = as4_pmode_find(after->cfg->pmodes, id);
 	char detail[600];
 	snprintf(detail, sizeof(detail), "%.100s -> %.100s, service %.100s, action %.150s (%.100s)",
 	         pm->initiator ? pm->initiator->name : "?",
@@ -379,6 +367,7 @@ restore:
 	}
 unlock:
 	as4_pmode_set_free(set);
+	as4_runtime_put(after);
 	as4_runtime_put(held);
 	pthread_mutex_unlock(&r->ap->admin_lock);
 }
@@ -395,8 +384,8 @@ static void delete_pmode(struct api_req *r, struct as4_http_req *req, const char
 	}
 	bool force = force_arg != NULL && strcmp(force_arg, "true") == 0;
 	pthread_mutex_lock(&r->ap->admin_lock);
-	refresh(r);
-	const struct as4_config *cfg = r->rt->cfg;
+	struct as4_runtime *held = as4_ap_runtime(r->ap); /* the snapshot of the moment */
+	const struct as4_config *cfg = held->cfg;
 	const struct as4_pmode *pm = as4_pmode_find(cfg->pmodes, id);
 	char source[4200], aside[4400];
 	if (pm == NULL) {
@@ -434,7 +423,7 @@ static void delete_pmode(struct api_req *r, struct as4_http_req *req, const char
 	}
 	struct as4_diag d;
 	as4_diag_init(&d);
-	if (reload(r, &d) != AS4_OK) {
+	if (as4_ap_reload(r->ap, &d) != AS4_OK) {
 		if (rename(aside, source) != 0) {
 			as4_log(AS4_LOG_ERR, "pmodes: cannot restore %s: %s", source,
 			        strerror(errno));
@@ -451,6 +440,7 @@ static void delete_pmode(struct api_req *r, struct as4_http_req *req, const char
 	         json_pack("{s:s, s:s, s:I, s:s}", "id", id, "source", source, "waiting_messages",
 	                   (json_int_t)w, "audit", audited ? "recorded" : "failed"));
 unlock:
+	as4_runtime_put(held);
 	pthread_mutex_unlock(&r->ap->admin_lock);
 }
 
@@ -470,7 +460,7 @@ void api_pmodes(struct api_req *r, struct as4_http_req *req, const char *method,
 			return;
 		}
 		if (body_ok(r, req, body, &yaml, resp) &&
-		    validate(r, body, yaml, default_id, false, &set, resp)) {
+		    validate(cfg, body, yaml, default_id, false, &set, resp)) {
 			const struct as4_pmode *pm = as4_pmode_at(set, 0);
 			bool exists = as4_pmode_find(cfg->pmodes, pm->id) != NULL;
 			api_json(resp, 200,

@@ -350,6 +350,7 @@ int online_call(struct online *o, const struct online_req *rq, json_t **out, str
 	if (st < 200 || st > 299) {
 		print_error(o, st, doc, &body);
 		rc = AS4CTL_REFUSED;
+		goto out;
 	}
 	if (out != NULL) {
 		*out = doc;

@@ -88,8 +88,8 @@ struct online_req {
  * Send a request. On a 2xx answer with a JSON body *out receives it (a new reference; NULL for
  * an empty or non-JSON body; raw (may be NULL) receives the bytes) and 0 is returned. An
  * error answer is printed as "<prog>: <status> <code>: <message> (field)" and 1 is returned
- * (*out gets the error document when not NULL); *status (may be NULL) gets the HTTP status.
- * A transport failure is printed and AS4CTL_UNAVAILABLE returned.
+ * with *out NULL; *status (may be NULL) gets the HTTP status. A transport failure is printed
+ * and AS4CTL_UNAVAILABLE returned.
  */
 int online_call(struct online *o, const struct online_req *rq, json_t **out, struct as4_buf *raw,
                 long *status);
