@@ -715,8 +715,9 @@ static as4_err read_payload(const struct as4_config *cfg, const struct as4_pmode
 			        "payload of %zu bytes exceeds the limit of %llu bytes",
 			        file->data.len, (unsigned long long)cap);
 		}
-		/* borrowed from the request body, which outlives the submission */
-		as4_blob_borrow(blob, file->data.data, file->data.len);
+		/* borrowed from the request body, which outlives the submission (pages of a
+		 * spooled body are released as the store copies them) */
+		as4_blob_borrow_range(blob, &file->data, 0, file->data.len);
 		return AS4_OK;
 	}
 	size_t clen = strlen(content);

@@ -36,6 +36,7 @@ void as4_blob_init(struct as4_blob *b)
 	b->len = 0;
 	b->kind = AS4_BLOB_EMPTY;
 	b->fd = -1;
+	b->file_backed = false;
 }
 
 void as4_blob_borrow(struct as4_blob *b, const void *p, size_t n)
@@ -46,6 +47,13 @@ void as4_blob_borrow(struct as4_blob *b, const void *p, size_t n)
 		b->len = n;
 		b->kind = AS4_BLOB_BORROWED;
 	}
+}
+
+void as4_blob_borrow_range(struct as4_blob *b, const struct as4_blob *from, size_t off,
+                           size_t n)
+{
+	as4_blob_borrow(b, from->data + off, n);
+	b->file_backed = n > 0 && from->file_backed;
 }
 
 as4_err as4_blob_copy(struct as4_blob *b, const void *p, size_t n)
@@ -98,6 +106,7 @@ static as4_err map_fd(struct as4_blob *b, int fd, size_t len)
 	b->len = len;
 	b->kind = AS4_BLOB_MAPPED;
 	b->fd = fd;
+	b->file_backed = true;
 	return AS4_OK;
 }
 
@@ -126,14 +135,17 @@ void as4_blob_move(struct as4_blob *dst, struct as4_blob *src)
 
 void as4_blob_drop_pages(const struct as4_blob *b, size_t upto)
 {
-	if (b->kind != AS4_BLOB_MAPPED) {
+	if (!b->file_backed || b->data == NULL) {
 		return;
 	}
-	long page = sysconf(_SC_PAGESIZE);
-	size_t n = upto > b->len ? b->len : upto;
-	n -= n % (size_t)page;
-	if (n > 0) {
-		(void)madvise((void *)(uintptr_t)b->data, n, MADV_DONTNEED);
+	/* only whole pages inside [data, data + upto): a borrowed range need not be aligned */
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)b->data;
+	uintptr_t end = start + (upto > b->len ? b->len : upto);
+	start = (start + page - 1) & ~(page - 1);
+	end &= ~(page - 1);
+	if (end > start) {
+		(void)madvise((void *)start, end - start, MADV_DONTNEED);
 	}
 }
 

@@ -20,7 +20,7 @@
 
 static void drop_behind(const struct as4_blob *in, size_t consumed, size_t *dropped)
 {
-	if (in->kind == AS4_BLOB_MAPPED && consumed >= *dropped + DROP_STEP) {
+	if (in->file_backed && consumed >= *dropped + DROP_STEP) {
 		as4_blob_drop_pages(in, consumed);
 		*dropped = consumed;
 	}

@@ -404,7 +404,7 @@ static AS4_PRINTF(5, 6) as4_err
 /* Release the pages of a mapped body before off (in steps, so madvise runs rarely). */
 static void release_before(struct ctx *c, size_t off)
 {
-	if (c->body->kind == AS4_BLOB_MAPPED && off >= c->dropped + SCAN_STEP) {
+	if (c->body->file_backed && off >= c->dropped + SCAN_STEP) {
 		as4_blob_drop_pages(c->body, off);
 		c->dropped = off;
 	}
@@ -831,7 +831,8 @@ static as4_err parse_part(struct ctx *c, size_t idx, size_t start, size_t hdr_en
 	size_t n = body_start < content_end ? content_end - body_start : 0;
 	if (te == NULL || as4_str_ieq(te, "binary") || as4_str_ieq(te, "8bit") ||
 	    as4_str_ieq(te, "7bit")) {
-		as4_blob_borrow(&part->data, p + body_start, n);
+		/* a range of a file-backed body stays droppable for its readers */
+		as4_blob_borrow_range(&part->data, c->body, body_start, n);
 	} else if (as4_str_ieq(te, "base64") || as4_str_ieq(te, "quoted-printable")) {
 		err = decode_part(c, idx, cid, as4_str_ieq(te, "base64"), body_start, n, part);
 	} else {
@@ -1076,7 +1077,7 @@ static as4_err single_part(struct ctx *c, struct as4_mime *m, const char *conten
 	if (m->parts[0].content_type == NULL) {
 		return as4_diag_set(c->d, AS4_E_NOMEM, "out of memory parsing MIME");
 	}
-	as4_blob_borrow(&m->parts[0].data, c->body->data, c->body->len);
+	as4_blob_borrow_range(&m->parts[0].data, c->body, 0, c->body->len);
 	return AS4_OK;
 }
 
@@ -1689,6 +1690,7 @@ as4_err as4_mime_build(const struct as4_part *root, const struct as4_part *parts
 		struct as4_mime_seg *s = &out->segs[out->n_segs++];
 		s->data = t->data + marks[2 * i];
 		s->len = marks[2 * i + 1] - marks[2 * i];
+		s->file_backed = false;
 		total += s->len;
 		const struct as4_blob *b = NULL;
 		if (i == 0) {
@@ -1700,6 +1702,7 @@ as4_err as4_mime_build(const struct as4_part *root, const struct as4_part *parts
 			s = &out->segs[out->n_segs++];
 			s->data = b->data;
 			s->len = b->len;
+			s->file_backed = b->file_backed;
 			total += s->len;
 		}
 	}

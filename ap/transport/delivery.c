@@ -366,9 +366,11 @@ static as4_err form_build(struct form *f, const char *metadata, const struct as4
 	size_t start = 0;
 	for (size_t i = 0; i <= n; i++) {
 		size_t end = i < n ? f->ends[i] : f->text.len;
-		f->segs[f->n_segs++] = (struct as4_mime_seg){f->text.data + start, end - start};
+		f->segs[f->n_segs++] =
+		        (struct as4_mime_seg){f->text.data + start, end - start, false};
 		if (i < n && blobs[i].len > 0) {
-			f->segs[f->n_segs++] = (struct as4_mime_seg){blobs[i].data, blobs[i].len};
+			f->segs[f->n_segs++] = (struct as4_mime_seg){blobs[i].data, blobs[i].len,
+			                                             blobs[i].file_backed};
 		}
 		start = end;
 	}
@@ -652,7 +654,7 @@ static bool run_notes(struct as4_delivery *dl, struct as4_http_client *http,
 				h.v[h.n++] = h.delivery_id;
 			}
 			struct as4_mime_seg seg = {(const uint8_t *)notes[i].doc,
-			                           strlen(notes[i].doc)};
+			                           strlen(notes[i].doc), false};
 			as4_diag_init(&d);
 			enum outcome o = post(http, url, "application/json", &seg, 1, &h, &d);
 			worked = true;

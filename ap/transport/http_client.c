@@ -112,7 +112,24 @@ struct upload {
 	size_t n;
 	size_t seg;
 	size_t off;
+	size_t dropped; /* pages of the current segment released up to here */
 };
+
+/* Bytes sent from a file-backed segment between two releases of its pages. */
+#define DROP_STEP (1024u * 1024u)
+
+/* Release the pages of a file-backed segment that were sent (bounded resident set). */
+static void drop_sent(struct upload *u, const struct as4_mime_seg *s, bool all)
+{
+	if (!s->file_backed || (!all && u->off < u->dropped + DROP_STEP)) {
+		return;
+	}
+	struct as4_blob b;
+	as4_blob_borrow(&b, s->data, s->len);
+	b.file_backed = true;
+	as4_blob_drop_pages(&b, all ? s->len : u->off);
+	u->dropped = all ? 0 : u->off;
+}
 
 static size_t read_cb(char *dst, size_t size, size_t nitems, void *ud)
 {
@@ -128,7 +145,9 @@ static size_t read_cb(char *dst, size_t size, size_t nitems, void *ud)
 		}
 		done += take;
 		u->off += take;
+		drop_sent(u, s, false);
 		if (u->off == s->len) {
+			drop_sent(u, s, true);
 			u->seg++;
 			u->off = 0;
 		}
@@ -146,6 +165,7 @@ static int seek_cb(void *ud, curl_off_t offset, int origin)
 	size_t want = (size_t)offset;
 	u->seg = 0;
 	u->off = 0;
+	u->dropped = 0;
 	while (u->seg < u->n && want >= u->segs[u->seg].len) {
 		want -= u->segs[u->seg].len;
 		u->seg++;
@@ -205,7 +225,7 @@ as4_err as4_http_post(struct as4_http_client *c, const char *url, const char *co
 	for (size_t i = 0; i < n_segs; i++) {
 		total += segs[i].len;
 	}
-	struct upload up = {segs, n_segs, 0, 0};
+	struct upload up = {segs, n_segs, 0, 0, 0};
 	struct download dl = {&res->body, false};
 	char errbuf[CURL_ERROR_SIZE] = "";
 

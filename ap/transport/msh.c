@@ -377,7 +377,7 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 	p.spool_dir = ap->tmp_dir;
 	p.accept_signals = false;
 	struct as4_blob in;
-	as4_blob_borrow(&in, body->data, body->len);
+	as4_blob_borrow_range(&in, body, 0, body->len); /* the parser releases pages behind it */
 	as4_err err = as4_msg_in_open(&p, &in, as4_http_req_header(req, "Content-Type"), &m, &d);
 	if (err != AS4_OK) {
 		const char *ref = m != NULL ? as4_msg_ref_id(m) : NULL;
@@ -454,10 +454,14 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 		goto out;
 	}
 	for (size_t i = 0; i < m->n_payloads; i++) {
-		as4_blob_borrow(&blobs[i], m->payloads[i].data.data, m->payloads[i].data.len);
+		/* shallow copies: an unnamed spool file is linked into the store, not copied */
+		blobs[i] = m->payloads[i].data;
 	}
 	struct as4_blob raw;
-	as4_blob_borrow(&raw, m->body.data, m->body.len);
+	struct as4_blob raw_borrowed;
+	as4_blob_borrow(&raw_borrowed, m->body.data, m->body.len);
+	/* the request body as the server spooled it (linked when it is an unnamed file) */
+	raw = body->kind == AS4_BLOB_MAPPED ? *body : raw_borrowed;
 	struct as4_blob rblob;
 	as4_blob_borrow(&rblob, receipt.body.data, receipt.body.len);
 	struct as4_store_put put = {0};

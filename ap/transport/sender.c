@@ -186,7 +186,7 @@ static void try_send(struct as4_ap *ap, struct as4_http_client *http, struct as4
 			sp[i].props = pprops[i];
 			sp[i].n_props = p->n_props;
 		}
-		as4_blob_borrow(&sp[i].data, blobs[i].data, blobs[i].len);
+		as4_blob_borrow_range(&sp[i].data, &blobs[i], 0, blobs[i].len);
 	}
 	for (size_t i = 0; i < rec->n_props; i++) {
 		props[i].name = rec->props[i].name;

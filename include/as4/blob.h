@@ -36,6 +36,11 @@ struct as4_blob {
 	size_t len;              /* number of bytes */
 	enum as4_blob_kind kind; /* who owns data */
 	int fd;                  /* AS4_BLOB_MAPPED: the spool file (unnamed), else -1 */
+	/*
+	 * data lies in a read-only file mapping: its own (AS4_BLOB_MAPPED) or one it borrows from
+	 * (as4_blob_borrow_range()), so as4_blob_drop_pages() may release its pages.
+	 */
+	bool file_backed;
 };
 
 /* An empty blob ({NULL, 0, AS4_BLOB_EMPTY, -1}). */
@@ -43,6 +48,14 @@ void as4_blob_init(struct as4_blob *b);
 
 /* Point b at n bytes owned by someone else (they must outlive b). */
 void as4_blob_borrow(struct as4_blob *b, const void *p, size_t n);
+
+/*
+ * Point b at bytes [off, off + n) of from (which must outlive b; off + n <= from->len). A range
+ * of a file mapping stays file-backed, so a sequential reader of b can release the pages it
+ * has passed (as4_blob_drop_pages()) and a 1 GB part is never resident as a whole.
+ */
+void as4_blob_borrow_range(struct as4_blob *b, const struct as4_blob *from, size_t off,
+                           size_t n);
 
 /* Heap copy of n bytes. AS4_E_NOMEM. */
 AS4_MUST_CHECK as4_err as4_blob_copy(struct as4_blob *b, const void *p, size_t n);
@@ -57,8 +70,10 @@ AS4_MUST_CHECK as4_err as4_blob_map_path(struct as4_blob *b, const char *path);
 void as4_blob_move(struct as4_blob *dst, struct as4_blob *src);
 
 /*
- * Hint that bytes [0, upto) of a mapped blob will not be needed soon: releases their pages
- * from the resident set (madvise). No-op for other kinds.
+ * Hint that bytes [0, upto) of a file-backed blob (mapped, or a borrowed range of a mapping)
+ * will not be needed soon: releases the whole pages among them from the resident set
+ * (madvise MADV_DONTNEED; they come back from the file if touched again). No-op for heap and
+ * other borrowed memory.
  */
 void as4_blob_drop_pages(const struct as4_blob *b, size_t upto);
 

@@ -135,6 +135,8 @@ AS4_MUST_CHECK as4_err as4_mime_split_entity(const uint8_t *buf, size_t len,
 struct as4_mime_seg {
 	const uint8_t *data; /* borrowed: from the result's header text or a part's blob */
 	size_t len;
+	bool file_backed; /* data lies in a read-only file mapping: a sender may release the
+	                     pages it has sent (madvise), see as4_blob.file_backed */
 };
 
 /* An outgoing multipart/related body as segments. */

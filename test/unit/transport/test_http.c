@@ -96,7 +96,7 @@ static as4_err post(const char *url, const void *body, size_t len, const char *h
 	as4_diag_init(&d);
 	as4_err err = as4_http_client_new(co, &c, &d);
 	assert_int_equal(err, AS4_OK);
-	struct as4_mime_seg seg = {body, len};
+	struct as4_mime_seg seg = {body, len, false};
 	const char *hdrs[1] = {header};
 	err = as4_http_post(c, url, "text/plain", &seg, 1, hdrs, header ? 1 : 0, res, &d);
 	as4_http_client_free(c);
