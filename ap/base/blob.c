@@ -49,8 +49,7 @@ void as4_blob_borrow(struct as4_blob *b, const void *p, size_t n)
 	}
 }
 
-void as4_blob_borrow_range(struct as4_blob *b, const struct as4_blob *from, size_t off,
-                           size_t n)
+void as4_blob_borrow_range(struct as4_blob *b, const struct as4_blob *from, size_t off, size_t n)
 {
 	as4_blob_borrow(b, from->data + off, n);
 	b->file_backed = n > 0 && from->file_backed;

@@ -74,7 +74,6 @@
 /* The pseudo-day of blobs kept inside the environment (no such directory is ever made). */
 #define SPOOL_INLINE_DAY "00000000"
 
-
 enum store_db {
 	DB_META = 0,
 	DB_MSG,
@@ -112,7 +111,7 @@ enum store_idx {
 
 /* A spool file written by a caller for one operation, made durable by the writer. */
 struct spool_new {
-	char name[SPOOL_NAME_CAP]; /* "YYYYMMDD/<hex>" */
+	char name[SPOOL_NAME_CAP];  /* "YYYYMMDD/<hex>" */
 	const uint8_t *inline_data; /* non-NULL: kept in DB_BLOBS (borrowed from the caller) */
 	uint64_t size;
 	uint8_t sha256[32];

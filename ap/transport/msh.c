@@ -140,8 +140,7 @@ static void unavailable(struct as4_ap *ap, struct as4_http_req *req, const char 
 {
 	count_error(ap, err);
 	struct as4_log_ctx lc = {msgid, pmode, as4_http_req_peer(req), as4_err_ebms_code(err)};
-	as4_log_ctx(AS4_LOG_ERR, &lc, "cannot accept the message now (answered 503): %s",
-	            detail);
+	as4_log_ctx(AS4_LOG_ERR, &lc, "cannot accept the message now (answered 503): %s", detail);
 	resp->status = 503;
 	resp->content_type = "text/plain";
 	snprintf(resp->extra_headers, sizeof(resp->extra_headers), "Retry-After: %d\r\n",
@@ -164,9 +163,8 @@ static bool transient(as4_err err)
  * and a notification URL is configured. Only refusals after the security checks passed are
  * reported (e.g. DecompressionFailure), so strangers cannot fill the outbox.
  */
-static void notify_refusal(struct as4_ap *ap, const struct as4_runtime *rt,
-                           const struct as4_msg *m, struct as4_http_req *req, as4_err err,
-                           const char *detail)
+static void notify_refusal(struct as4_ap *ap, const struct as4_runtime *rt, const struct as4_msg *m,
+                           struct as4_http_req *req, as4_err err, const char *detail)
 {
 	if (m == NULL || m->pmode == NULL || !m->pmode->notify_backend_errors ||
 	    m->stage <= AS4_STAGE_SECURITY || m->test_service ||

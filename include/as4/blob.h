@@ -54,8 +54,7 @@ void as4_blob_borrow(struct as4_blob *b, const void *p, size_t n);
  * of a file mapping stays file-backed, so a sequential reader of b can release the pages it
  * has passed (as4_blob_drop_pages()) and a 1 GB part is never resident as a whole.
  */
-void as4_blob_borrow_range(struct as4_blob *b, const struct as4_blob *from, size_t off,
-                           size_t n);
+void as4_blob_borrow_range(struct as4_blob *b, const struct as4_blob *from, size_t off, size_t n);
 
 /* Heap copy of n bytes. AS4_E_NOMEM. */
 AS4_MUST_CHECK as4_err as4_blob_copy(struct as4_blob *b, const void *p, size_t n);

@@ -193,9 +193,11 @@ struct as4_msgrec {
 	bool acked;              /* store: inbound, acknowledged by the backend */
 	int64_t purged_ms;       /* store: when retention removed the payload files, else 0 */
 	uint32_t n_events;       /* store: events logged so far */
-	int64_t queued_ms; /* store: outbound, when it last became queued (submission, or an
-	                      admin's retry of a failed message): where its attempts and deadline
-	                      start; 0 in records written before this field existed */
+	/*
+	 * store: outbound, when it last became queued (submission, or an admin's retry of a failed
+	 * message): where its attempts and deadline start; 0 in records older than this field.
+	 */
+	int64_t queued_ms;
 };
 
 /* Zero rec (all strings NULL, counts 0). */

@@ -289,12 +289,12 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct opts o = {.size = 10240, .concurrency = 32, .duration = 10, .prefix = "bench"};
-	for (int i = 1; i < argc; i++) {
+	if (argc % 2 != 1) {
+		usage(); /* options come in pairs */
+	}
+	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (v == NULL) {
-			usage();
-		}
+		const char *v = argv[i + 1];
 		if (strcmp(a, "--api") == 0) {
 			o.api = v;
 		} else if (strcmp(a, "--token") == 0) {
@@ -320,7 +320,6 @@ int main(int argc, char **argv)
 		} else {
 			usage();
 		}
-		i++;
 	}
 	if (o.api == NULL || o.token == NULL || o.pmode == NULL || o.concurrency == 0) {
 		usage();

@@ -46,7 +46,9 @@ static void handle_cb(void *ctx, struct as4_http_req *req, const struct as4_blob
 	s->body_len = body->len;
 	s->body_mapped = body->kind == AS4_BLOB_MAPPED;
 	size_t n = body->len < sizeof(s->first) - 1 ? body->len : sizeof(s->first) - 1;
-	memcpy(s->first, body->data, n);
+	if (n > 0) {
+		memcpy(s->first, body->data, n); /* an empty body has no data pointer */
+	}
 	s->first[n] = '\0';
 	const char *subj = as4_http_req_client_subject(req);
 	if (as4_str_copy(s->subject, sizeof(s->subject), subj ? subj : "") != AS4_OK) {
