@@ -2,9 +2,9 @@
 /*
  * Delivery to the backend by push (webhooks), beside the inbox the backend pulls from.
  *
- * Received messages: each message in the inbox whose PMode names a `webhook` (else the
- * configuration's webhooks.delivery_url) is POSTed there as multipart/form-data (a
- * "metadata" JSON part, then one "payload" part per payload, streamed from the spool files).
+ * Received messages: each message in the inbox with a webhook (its participant's, else its
+ * PMode's, else webhooks.delivery_url) is POSTed there as multipart/form-data (a "metadata"
+ * JSON part, then one "payload" part per payload, streamed from the spool files).
  * Only a 2xx answer makes it delivered-to-backend; any other outcome records a
  * failed-to-backend event and the push is retried with exponential backoff. The inbox is the
  * queue, so a restart resumes where it stopped.
