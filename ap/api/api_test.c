@@ -166,7 +166,9 @@ static void ping(struct api_req *r, const struct as4_pmode *pm, const struct as4
 		goto out;
 	}
 	struct as4_http_client_opts co = {0};
-	co.ca_file = cfg->truststores.n_tls > 0 ? cfg->truststores.tls[0] : NULL;
+	/* every truststores.tls file, managed ones included, as the send workers trust them */
+	co.ca_files = cfg->truststores.tls;
+	co.n_ca_files = cfg->truststores.n_tls;
 	co.client_cert = cfg->sender.client_cert_path;
 	co.client_key = cfg->sender.client_key_path;
 	co.insecure_skip_verify = !cfg->sender.tls_verify;
