@@ -228,9 +228,9 @@ void api_message_get(struct api_req *r, struct as4_http_req *req, const char *ms
 	}
 	if (v != NULL) {
 		json_object_set_new(v, "events", events);
+		api_message_details(r, &rec, ev, n_ev, v);
 	} else {
 		json_decref(events);
-		api_message_details(r, &rec, ev, n_ev, v);
 	}
 	api_json(resp, 200, v);
 out:
