@@ -672,6 +672,101 @@ static void op_purge(struct stxn *t, struct wop *op)
 	free(ids);
 }
 
+/* Final states: nothing will happen to such a message any more. */
+static bool final_state(enum as4_msg_state s)
+{
+	return s == AS4_ST_DELIVERED || s == AS4_ST_FAILED || s == AS4_ST_BACKEND_ACKED;
+}
+
+/* Delete message rec and everything it owns (retention of records). */
+static void delete_record(struct stxn *t, struct wop *op, struct as4_msgrec *r)
+{
+	derived(t, r, false);
+	for (size_t j = 0; j < r->n_payloads; j++) {
+		file_forget(t, &op->unlink, r->payloads[j].file);
+	}
+	file_forget(t, &op->unlink, r->raw_file);
+	file_forget(t, &op->unlink, r->receipt_file);
+	for (uint32_t e = 0; e < r->n_events && t->err == AS4_OK; e++) {
+		uint8_t k[12];
+		store_be64_put(k, r->id);
+		store_be32_put(k + 8, e);
+		MDB_val v;
+		if (store_tx_get(t, DB_EVENTS, k, sizeof(k), &v)) {
+			store_tx_del(t, DB_EVENTS, k, sizeof(k));
+		}
+	}
+	if (r->dir == AS4_DIR_IN) {
+		/* its duplicate-window entry, when it still names this message */
+		uint8_t dk[IKEY_LEN + 1];
+		size_t dn = store_ikey(r->message_id, dk);
+		MDB_val v;
+		if (store_tx_get(t, DB_DEDUP, dk, dn, &v) && v.mv_size == 16 &&
+		    store_be64_get((const uint8_t *)v.mv_data + 8) == r->id) {
+			uint8_t ak[8 + IKEY_LEN + 1];
+			memcpy(ak, v.mv_data, 8);
+			memcpy(ak + 8, dk, dn);
+			store_tx_del(t, DB_DEDUP_AGE, ak, 8 + dn);
+			store_tx_del(t, DB_DEDUP, dk, dn);
+			store_tx_counter_add(t, "dedup", -1);
+		}
+	}
+	uint8_t k[8];
+	store_be64_put(k, r->id);
+	store_tx_del(t, DB_MSG, k, sizeof(k));
+	store_tx_counter_add(t, "msgs", -1);
+}
+
+static void op_purge_records(struct stxn *t, struct wop *op)
+{
+	size_t max = op->limit > 0 ? op->limit : PRUNE_DEFAULT;
+	uint64_t *ids = calloc(max, sizeof(*ids));
+	size_t n = 0, scanned = 0;
+	if (ids == NULL) {
+		store_tx_fail(t, AS4_E_NOMEM, "store: out of memory");
+		return;
+	}
+	/* Candidates: the time index (every message), oldest first, before the cutoff. */
+	uint8_t pre[1 + IKEY_LEN + 1];
+	pre[0] = IDX_TIME;
+	size_t pn = 1 + store_ikey("", pre + 1);
+	pre[pn++] = 0;
+	MDB_cursor *c = NULL;
+	int rc = mdb_cursor_open(t->txn, t->st->db[DB_IDX], &c);
+	if (rc != MDB_SUCCESS) {
+		store_tx_fail(t, store_err(rc), "store: open cursor: %s", mdb_strerror(rc));
+		free(ids);
+		return;
+	}
+	MDB_val key = {pn, pre}, val;
+	rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+	while (rc == MDB_SUCCESS && n < max && scanned < t->st->opts.claim_scan_max &&
+	       key.mv_size == pn + 16 && memcmp(key.mv_data, pre, pn) == 0 &&
+	       (int64_t)store_be64_get((const uint8_t *)key.mv_data + pn) < op->time_ms) {
+		uint64_t id = store_be64_get((const uint8_t *)key.mv_data + pn + 8);
+		struct as4_msgrec r;
+		scanned++;
+		if (store_tx_load(t, id, &r) && final_state(r.state)) {
+			ids[n++] = id;
+		}
+		as4_msgrec_cleanup(&r);
+		rc = mdb_cursor_get(c, &key, &val, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+		store_tx_fail(t, store_err(rc), "store: read index: %s", mdb_strerror(rc));
+	}
+	for (size_t i = 0; i < n && t->err == AS4_OK; i++) {
+		struct as4_msgrec r;
+		if (store_tx_load(t, ids[i], &r)) {
+			delete_record(t, op, &r);
+			op->out_n++;
+		}
+		as4_msgrec_cleanup(&r);
+	}
+	free(ids);
+}
+
 static void op_delete_payloads(struct stxn *t, struct wop *op)
 {
 	struct as4_msgrec r;
@@ -767,6 +862,9 @@ void store_op_run(struct stxn *t, struct wop *op)
 		break;
 	case WOP_NOTE_DONE:
 		store_op_note_done(t, op);
+		break;
+	case WOP_PURGE_RECORDS:
+		op_purge_records(t, op);
 		break;
 	case WOP_GROW:
 		store_tx_fail(t, AS4_E_INTERNAL, "store: resize inside a transaction");

@@ -421,6 +421,22 @@ as4_err as4_store_grow(struct as4_store *st, uint64_t bytes, struct as4_diag *d)
 	return err;
 }
 
+as4_err as4_store_purge_records(struct as4_store *st, int64_t before_ms, size_t max, size_t *n,
+                                struct as4_diag *d)
+{
+	struct wop op;
+	store_wop_init(&op, WOP_PURGE_RECORDS);
+	op.time_ms = before_ms;
+	op.limit = max;
+	as4_err err = result(&op, store_writer_submit(st, &op), d);
+	if (n != NULL) {
+		*n = err == AS4_OK ? op.out_n : 0;
+	}
+	op.out_n = 0;
+	store_wop_cleanup(&op);
+	return err;
+}
+
 as4_err as4_store_note_add(struct as4_store *st, uint64_t msg_id, const char *doc, uint64_t *seq,
                            struct as4_diag *d)
 {

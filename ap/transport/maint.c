@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Background upkeep of the store: the duplicate window, retention of payloads, orphaned spool
- * files. Work is done in bounded batches so no write transaction grows long.
+ * Background upkeep of the store: the duplicate window, retention of payloads (per direction
+ * and final state), retention of the records themselves (retention.metadata), orphaned spool
+ * files. Work is done in bounded batches so no write transaction grows long. Messages still in
+ * progress (queued, sending, retrying, received, failed-to-backend) are never touched.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -57,6 +59,34 @@ static void purge(struct as4_ap *ap, enum as4_dir dir, uint32_t states, uint64_t
 	}
 }
 
+/* Delete the records of finished messages older than keep_ms (0 = kept forever). */
+static void purge_records(struct as4_ap *ap, uint64_t keep_ms)
+{
+	if (keep_ms == 0) {
+		return;
+	}
+	size_t total = 0;
+	for (;;) {
+		size_t n = 0;
+		struct as4_diag d;
+		as4_diag_init(&d);
+		int64_t before = as4_time_now_ms() - (int64_t)keep_ms;
+		if (as4_store_purge_records(ap->store, before, BATCH, &n, &d) != AS4_OK) {
+			as4_log(AS4_LOG_WARNING, "retention of message records: %s",
+			        as4_diag_text(&d));
+			break;
+		}
+		total += n;
+		if (n < BATCH) {
+			break;
+		}
+	}
+	if (total > 0) {
+		as4_log(AS4_LOG_INFO, "retention: deleted %zu finished messages with their history",
+		        total);
+	}
+}
+
 static void run_once(struct as4_maint *m)
 {
 	struct as4_ap *ap = m->ap;
@@ -85,6 +115,7 @@ static void run_once(struct as4_maint *m)
 	purge(ap, AS4_DIR_OUT, 1u << AS4_ST_FAILED, ret->outbound_failed_ms, "failed");
 	purge(ap, AS4_DIR_IN, 1u << AS4_ST_BACKEND_ACKED, ret->inbound_delivered_ms,
 	      "received and acknowledged");
+	purge_records(ap, ret->metadata_ms);
 	int64_t now = as4_time_mono_ms();
 	if (m->last_gc_ms == 0 || now - m->last_gc_ms >= GC_INTERVAL_MS) {
 		m->last_gc_ms = now;

@@ -411,6 +411,10 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 			}
 			goto out;
 		}
+		if (transient(err)) {
+			unavailable(ap, req, msgid, pm->id, err, as4_diag_text(&d), resp);
+			goto out;
+		}
 		if (err != AS4_E_NOTFOUND) {
 			refuse(ap, rt, req, msgid, pm->id, err, as4_diag_text(&d), resp);
 			goto out;

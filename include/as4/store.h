@@ -535,6 +535,18 @@ AS4_MUST_CHECK as4_err as4_store_purge_payloads(struct as4_store *st,
                                                 struct as4_diag *d);
 
 /*
+ * Retention of the records themselves (retention.metadata): delete messages created before
+ * before_ms that are in a final state (delivered, failed, delivered-to-backend) with
+ * everything they own: record, events, index entries, payload/raw/Receipt files and blobs,
+ * and their duplicate-window entry. Messages still in progress are never touched. At most
+ * max per call (0 = 10000; call again while *n == max); *n (may be NULL) receives the count.
+ * Files are unlinked once the commit is durable. Blocks until durable.
+ * AS4_E_SPACE, AS4_E_IO, AS4_E_BUSY, AS4_E_CORRUPT, AS4_E_NOMEM.
+ */
+AS4_MUST_CHECK as4_err as4_store_purge_records(struct as4_store *st, int64_t before_ms, size_t max,
+                                               size_t *n, struct as4_diag *d);
+
+/*
  * Delete spool files that no record references and that are older than min_age_ms (left by a
  * crash between writing a file and committing its record, or between a purge and its unlink).
  * Files younger than min_age_ms are left alone because a put may be about to commit them: use

@@ -122,19 +122,36 @@ class Pair:
         self.wd.cleanup()
 
 
+def commits(ap):
+    """(group commits, operations in them) from the access point's /metrics."""
+    _, _, body = ap.http("GET", "/metrics",
+                         headers={"Authorization": "Bearer " + TOKENS["reader"]})
+    vals = {}
+    for line in (body or b"").decode(errors="replace").splitlines():
+        m = re.match(r"(as4_store_commits_total|as4_store_committed_ops_total)\s+([\d.]+)", line)
+        if m:
+            vals[m.group(1)] = float(m.group(2))
+    return (vals.get("as4_store_commits_total", 0), vals.get("as4_store_committed_ops_total", 0))
+
+
 def load(pair, *extra):
     cmd = [os.path.join(args.bench, "bench_load"), "--api",
            "http://127.0.0.1:%d" % pair.ap1.api_port, "--token", TOKENS["submitter"],
            "--pmode", "b"] + [str(x) for x in extra]
     c0 = pair.cpu()
+    g0 = [commits(pair.ap1), commits(pair.ap2)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     c1 = pair.cpu()
+    g1 = [commits(pair.ap1), commits(pair.ap2)]
     line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
     res = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
     res = {k: float(v) for k, v in res.items()}
     n = res.get("delivered", 0) or 1
     res["cpu_ms_per_msg_ap1"] = (c1[0] - c0[0]) * 1000 / n
     res["cpu_ms_per_msg_ap2"] = (c1[1] - c0[1]) * 1000 / n
+    for i, name in enumerate(("ap1", "ap2")):
+        batches = g1[i][0] - g0[i][0]
+        res["ops_per_commit_" + name] = (g1[i][1] - g0[i][1]) / batches if batches else 0
     if r.returncode != 0:
         res["stderr"] = r.stderr[-500:]
     return res

@@ -1544,6 +1544,87 @@ static void test_inline_blobs(void **state)
 	as4_store_close(st);
 }
 
+/* Retention of records: final messages go with everything they own, the rest stays. */
+static void test_purge_records(void **state)
+{
+	(void)state;
+	struct as4_store_opts o = {.inline_max = 16};
+	struct as4_store *st = open_store(&o);
+	struct as4_diag d;
+	as4_diag_init(&d);
+	/* inbound, acknowledged (final); inbound still in the inbox */
+	struct as4_msgrec r;
+	struct as4_blob pl, raw, rcpt;
+	as4_blob_borrow(&pl, "a payload larger than inline", 28);
+	as4_blob_borrow(&raw, "<raw/>", 6);
+	as4_blob_borrow(&rcpt, "<Receipt/>", 10);
+	struct as4_store_put p = {
+	        .payloads = &pl, .raw = &raw, .receipt = &rcpt, .check_duplicate = true};
+	mkrec(&r, AS4_DIR_IN, "old-in@x", 1);
+	assert_int_equal(as4_store_put_inbound(st, &r, &p, NULL, D), AS4_OK);
+	uint64_t in_done = r.id;
+	char pl_path[4200];
+	assert_int_equal(as4_store_spool_path(st, r.payloads[0].file, pl_path, sizeof(pl_path), D),
+	                 AS4_OK);
+	as4_msgrec_cleanup(&r);
+	assert_int_equal(as4_store_ack(st, in_done, "test", D), AS4_OK);
+	mkrec(&r, AS4_DIR_IN, "old-in-waiting@x", 1);
+	assert_int_equal(as4_store_put_inbound(st, &r, &p, NULL, D), AS4_OK);
+	uint64_t in_wait = r.id;
+	as4_msgrec_cleanup(&r);
+	/* outbound delivered (final) and outbound queued */
+	uint64_t out_done = submit(st, "old-out@x", NULL, 0);
+	uint64_t out_wait = submit(st, "old-out-waiting@x", NULL, as4_time_now_ms() + 3600000);
+	struct as4_msgrec *got = NULL;
+	size_t n = 0;
+	assert_int_equal(as4_store_claim_due(st, as4_time_now_ms(), 10, &got, &n, D), AS4_OK);
+	assert_int_equal(n, 1);
+	as4_msgrec_array_free(got, n);
+	struct as4_store_update del = {.to = AS4_ST_DELIVERED, .reason = "receipt verified"};
+	assert_int_equal(as4_store_transition(st, out_done, &del, D), AS4_OK);
+	struct as4_store_stats s;
+	assert_int_equal(as4_store_stats(st, &s, D), AS4_OK);
+	uint64_t spool_before = s.spool_bytes;
+
+	/* nothing is old enough yet */
+	assert_int_equal(as4_store_purge_records(st, as4_time_now_ms() - 3600000, 0, &n, D),
+	                 AS4_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(as4_store_purge_records(st, as4_time_now_ms() + 1000, 0, &n, D), AS4_OK);
+	assert_int_equal(n, 2);
+	struct as4_msgrec g;
+	assert_int_equal(as4_store_get(st, in_done, &g, D), AS4_E_NOTFOUND);
+	assert_int_equal(as4_store_get(st, out_done, &g, D), AS4_E_NOTFOUND);
+	struct as4_store_event *ev = NULL;
+	assert_int_equal(as4_store_events(st, in_done, &ev, &n, D), AS4_E_NOTFOUND);
+	struct as4_store_dedup dup;
+	assert_int_equal(as4_store_dedup_lookup(st, "old-in@x", &dup, D), AS4_E_NOTFOUND);
+	assert_int_equal(as4_store_dedup_lookup(st, "old-in-waiting@x", &dup, D), AS4_OK);
+	struct stat sb;
+	assert_int_not_equal(stat(pl_path, &sb), 0); /* its payload file is gone */
+	/* the others are untouched */
+	assert_int_equal(as4_store_get(st, in_wait, &g, D), AS4_OK);
+	assert_int_equal(g.state, AS4_ST_RECEIVED);
+	assert_file(st, g.payloads[0].file, "a payload larger than inline", 28);
+	as4_msgrec_cleanup(&g);
+	assert_int_equal(as4_store_get(st, out_wait, &g, D), AS4_OK);
+	assert_int_equal(g.state, AS4_ST_QUEUED);
+	as4_msgrec_cleanup(&g);
+	assert_int_equal(as4_store_stats(st, &s, D), AS4_OK);
+	assert_int_equal(s.messages, 2);
+	assert_int_equal(s.by_state[AS4_ST_DELIVERED], 0);
+	assert_int_equal(s.by_state[AS4_ST_BACKEND_ACKED], 0);
+	assert_int_equal(s.dedup_entries, 1);
+	assert_true(s.spool_bytes < spool_before);
+	struct as4_store_filter f = {.dir = AS4_DIR_OUT};
+	char next[AS4_STORE_CURSOR_MAX];
+	assert_int_equal(as4_store_search(st, &f, NULL, 10, &got, &n, next, D), AS4_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0].id, out_wait);
+	as4_msgrec_array_free(got, n);
+	as4_store_close(st);
+}
+
 static void test_bad_input(void **state)
 {
 	(void)state;
@@ -1614,6 +1695,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_notes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_inline_blobs, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_purge_records, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
