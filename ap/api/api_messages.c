@@ -1071,7 +1071,14 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 
 	struct as4_store_put put = {0};
 	put.payloads = blobs;
+	/* a send worker is idle: commit it claimed and hand it over (one commit less) */
+	put.claim = as4_sender_reserve(r->ap->sender);
 	err = as4_store_submit(r->ap->store, &rec, &put, &d);
+	if (put.claim && err == AS4_OK) {
+		as4_sender_hand(r->ap->sender, &rec);
+	} else if (put.claim) {
+		as4_sender_unreserve(r->ap->sender);
+	}
 	if (err == AS4_E_EXISTS) {
 		char msg[400];
 		snprintf(msg, sizeof(msg), "a message with MessageId '%s' was already submitted",
@@ -1084,12 +1091,14 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 	}
 	atomic_fetch_add(&r->ap->metrics.submitted, 1);
 	struct as4_log_ctx lc = {rec.message_id, pm->id, pm->responder->name, NULL};
-	as4_log_ctx(AS4_LOG_INFO, &lc, "submitted by %s: %zu payload(s), queued", r->token->name,
-	            rec.n_payloads);
-	as4_sender_kick(r->ap->sender);
+	as4_log_ctx(AS4_LOG_INFO, &lc, "submitted by %s: %zu payload(s), %s", r->token->name,
+	            rec.n_payloads, put.claim ? "sending" : "queued");
+	if (!put.claim) {
+		as4_sender_kick(r->ap->sender);
+	}
 	api_json(resp, 202,
 	         json_pack("{s:s, s:s, s:s, s:I}", "message_id", rec.message_id, "state",
-	                   as4_msg_state_text(AS4_ST_QUEUED), "pmode", pm->id, "id",
+	                   as4_msg_state_text(rec.state), "pmode", pm->id, "id",
 	                   (json_int_t)rec.id));
 	goto out;
 fail:

@@ -416,6 +416,12 @@ static void op_put(struct stxn *t, struct wop *op)
 	tx_event(t, rec, AS4_ST_NONE, rec->dir == AS4_DIR_IN ? "received" : "submitted", NULL, NULL,
 	         now);
 	tx_save(t, rec);
+	if (rec->dir == AS4_DIR_OUT && p->claim) {
+		struct as4_store_update u = {.to = AS4_ST_SENDING,
+		                             .reason = "claimed for attempt 1"};
+		struct change ch = {.unlink = &op->unlink, .now = now};
+		apply_update(t, rec, &u, &ch);
+	}
 }
 
 /* ---- transition, claim ---- */

@@ -83,6 +83,9 @@ static as4_err put_check(struct as4_msgrec *rec, const struct as4_store_put *p, 
 		return as4_diag_set(d, AS4_E_INVAL, "store: %zu payloads described but none given",
 		                    rec->n_payloads);
 	}
+	if (dir == AS4_DIR_IN && p->claim) {
+		return as4_diag_set(d, AS4_E_INVAL, "store: a received message is not claimed");
+	}
 	if (dir == AS4_DIR_OUT && p->receipt != NULL) {
 		return as4_diag_set(d, AS4_E_INVAL,
 		                    "store: a submitted message has no receipt yet");

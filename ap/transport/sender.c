@@ -47,7 +47,8 @@ struct as4_sender {
 	uint64_t kicks;
 	struct as4_msgrec *queue; /* claimed records not yet taken (ring of q_cap) */
 	size_t q_head, q_len, q_cap;
-	size_t idle; /* workers waiting for a record */
+	size_t idle;     /* workers waiting for a record */
+	size_t reserved; /* workers promised to submissions claimed at commit */
 };
 
 static const char *id_domain(const struct as4_config *cfg)
@@ -558,11 +559,8 @@ static void *dispatcher_main(void *arg)
 		 * Keep the queue filled to one record per worker beyond the idle ones, so a claim
 		 * (one commit) feeds many attempts and a worker finishing never waits for one.
 		 */
-		size_t want =
-		        s->idle + s->n_threads > s->q_len ? s->idle + s->n_threads - s->q_len : 0;
-		if (s->idle == 0 && s->q_len >= s->n_threads) {
-			want = 0;
-		}
+		size_t busy = s->q_len + s->reserved; /* reserved workers get handed a record */
+		size_t want = s->idle + s->n_threads > busy ? s->idle + s->n_threads - busy : 0;
 		if (want == 0 || !backlog) {
 			uint64_t kicks = s->kicks;
 			bool timed_out = dispatcher_wait(s, kicks, want == 0 ? s->idle : SIZE_MAX);
@@ -571,8 +569,8 @@ static void *dispatcher_main(void *arg)
 			backlog = backlog || timed_out || s->kicks != kicks;
 			continue;
 		}
-		if (want > s->q_cap - s->q_len) {
-			want = s->q_cap - s->q_len;
+		if (want > s->q_cap - busy) {
+			want = s->q_cap - busy;
 		}
 		pthread_mutex_unlock(&s->lock);
 		struct as4_msgrec *recs = NULL;
@@ -650,6 +648,56 @@ void as4_sender_kick(struct as4_sender *s)
 	pthread_mutex_lock(&s->lock);
 	s->kicks++;
 	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool as4_sender_reserve(struct as4_sender *s)
+{
+	if (s == NULL) {
+		return false;
+	}
+	pthread_mutex_lock(&s->lock);
+	bool ok = !s->stop && s->idle > s->q_len + s->reserved;
+	if (ok) {
+		s->reserved++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+void as4_sender_unreserve(struct as4_sender *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->reserved--;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void as4_sender_hand(struct as4_sender *s, const struct as4_msgrec *rec)
+{
+	struct as4_msgrec copy;
+	as4_msgrec_init(&copy);
+	if (as4_msgrec_copy(&copy, rec) != AS4_OK) {
+		as4_sender_unreserve(s);
+		struct as4_store_update u = {0};
+		u.to = AS4_ST_QUEUED;
+		u.reason = "not handed to a send worker: out of memory";
+		u.expect = 1u << AS4_ST_SENDING;
+		struct as4_diag d;
+		as4_diag_init(&d);
+		if (as4_store_transition(s->ap->store, rec->id, &u, &d) != AS4_OK) {
+			as4_log(AS4_LOG_ERR, "message %s stays claimed until the next start: %s",
+			        rec->message_id, as4_diag_text(&d));
+		}
+		as4_sender_kick(s);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->reserved--;
+	/* room: a reservation needs an idle worker beyond the queued records, q_cap >= 2n */
+	s->queue[(s->q_head + s->q_len) % s->q_cap] = copy;
+	s->q_len++;
+	pthread_cond_signal(&s->work);
 	pthread_mutex_unlock(&s->lock);
 }
 

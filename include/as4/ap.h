@@ -154,6 +154,24 @@ AS4_MUST_CHECK as4_err as4_sender_start(struct as4_ap *ap, struct as4_sender **o
 /* Wake the send workers (a message was queued). Thread-safe. NULL ok. */
 void as4_sender_kick(struct as4_sender *s);
 
+/*
+ * Reserve a send worker for a message about to be submitted already claimed
+ * (as4_store_put.claim): true when a worker is idle beyond those with work waiting, so the
+ * message is sent at once without a claim commit of its own. Every true must be followed by
+ * as4_sender_hand() (committed) or as4_sender_unreserve() (not committed). Thread-safe;
+ * false for NULL or while stopping.
+ */
+bool as4_sender_reserve(struct as4_sender *s);
+
+/*
+ * Give a message committed in state sending under a reservation to the workers (rec is
+ * copied). When the copy fails the message goes back to the due queue. Thread-safe.
+ */
+void as4_sender_hand(struct as4_sender *s, const struct as4_msgrec *rec);
+
+/* Give back a reservation that was not used (the submission failed). Thread-safe. */
+void as4_sender_unreserve(struct as4_sender *s);
+
 /* Stop the workers, letting attempts in progress finish (up to grace_ms). NULL ok. */
 void as4_sender_stop(struct as4_sender *s, unsigned grace_ms);
 

@@ -291,6 +291,13 @@ struct as4_store_put {
 	const struct as4_blob *receipt;  /* inbound: the Receipt sent back, may be NULL */
 	bool check_duplicate; /* inbound: refuse a MessageId already in the duplicate window */
 	int64_t due_ms;       /* outbound: first due time (0 = now) */
+	/*
+	 * outbound: commit it already claimed for its first attempt (state sending, attempts 1,
+	 * events "submitted" and "claimed for attempt 1") in the same transaction, for a send
+	 * worker that takes it at once (as4_sender_reserve()): one commit less before the POST.
+	 * After a crash it is due again like every message left in sending.
+	 */
+	bool claim;
 };
 
 /*

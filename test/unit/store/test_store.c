@@ -1625,6 +1625,59 @@ static void test_purge_records(void **state)
 	as4_store_close(st);
 }
 
+/* A submission committed already claimed: one commit, sending at once, recovered like others. */
+static void test_claim_at_submit(void **state)
+{
+	(void)state;
+	struct as4_store *st = open_store(NULL);
+	struct as4_diag d;
+	as4_diag_init(&d);
+	struct as4_msgrec r;
+	mkrec(&r, AS4_DIR_OUT, "claimed@me", 1);
+	struct as4_blob pl;
+	as4_blob_borrow(&pl, "payload", 7);
+	struct as4_store_put p = {.payloads = &pl, .claim = true};
+	assert_int_equal(as4_store_submit(st, &r, &p, D), AS4_OK);
+	assert_int_equal(r.state, AS4_ST_SENDING);
+	assert_int_equal(r.attempts, 1);
+	assert_int_equal(r.next_due_ms, 0);
+	uint64_t id = r.id;
+	as4_msgrec_cleanup(&r);
+	struct as4_store_event *ev = NULL;
+	size_t n = 0;
+	assert_int_equal(as4_store_events(st, id, &ev, &n, D), AS4_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(ev[0].reason, "submitted");
+	assert_int_equal(ev[0].to_state, AS4_ST_QUEUED);
+	assert_string_equal(ev[1].reason, "claimed for attempt 1");
+	assert_int_equal(ev[1].to_state, AS4_ST_SENDING);
+	as4_store_events_free(ev, n);
+	/* not due for anyone else */
+	struct as4_msgrec *got = NULL;
+	assert_int_equal(as4_store_claim_due(st, as4_time_now_ms() + 1000, 10, &got, &n, D),
+	                 AS4_OK);
+	assert_int_equal(n, 0);
+	struct as4_store_stats s;
+	assert_int_equal(as4_store_stats(st, &s, D), AS4_OK);
+	assert_int_equal(s.by_state[AS4_ST_SENDING], 1);
+	assert_int_equal(s.by_state[AS4_ST_QUEUED], 0);
+	/* received messages are never claimed */
+	mkrec(&r, AS4_DIR_IN, "in@x", 0);
+	struct as4_store_put pin = {.claim = true};
+	assert_int_equal(as4_store_put_inbound(st, &r, &pin, NULL, D), AS4_E_INVAL);
+	as4_msgrec_cleanup(&r);
+	as4_store_close(st);
+	/* a crash before the attempt ended: due again after the restart */
+	st = open_store(NULL);
+	assert_int_equal(as4_store_claim_due(st, as4_time_now_ms() + 1000, 10, &got, &n, D),
+	                 AS4_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0].id, id);
+	assert_int_equal(got[0].attempts, 2);
+	as4_msgrec_array_free(got, n);
+	as4_store_close(st);
+}
+
 static void test_bad_input(void **state)
 {
 	(void)state;
@@ -1696,6 +1749,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_notes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_inline_blobs, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_purge_records, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_claim_at_submit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
