@@ -378,24 +378,6 @@ void api_inbox(struct api_req *r, struct as4_http_req *req, struct as4_http_resp
 
 /* ---- Submission ------------------------------------------------------------------------- */
 
-/* The domain part of MessageIds and Content-IDs we generate. */
-static const char *id_domain(const struct as4_config *cfg)
-{
-	const char *name = cfg->node.name;
-	if (name == NULL || name[0] == '\0') {
-		return "as4d.local";
-	}
-	for (const char *p = name; *p != '\0'; p++) {
-		char c = *p;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		          (c >= '0' && c <= '9') || c == '-' || c == '.';
-		if (!ok) {
-			return "as4d.local";
-		}
-	}
-	return name;
-}
-
 static bool party_is(const struct as4_party *p, const char *name_or_id)
 {
 	if (p == NULL) {
@@ -672,7 +654,7 @@ static as4_err read_payload(const struct as4_config *cfg, const struct as4_pmode
 	}
 	char gen[AS4_MESSAGE_ID_MAX + 1];
 	if (cid == NULL) {
-		err = as4_ebms3_new_message_id(id_domain(cfg), gen, sizeof(gen));
+		err = as4_ebms3_new_message_id(as4_ap_id_domain(cfg), gen, sizeof(gen));
 		if (err != AS4_OK) {
 			return as4_diag_set(d, err, "cannot generate a Content-ID");
 		}
@@ -978,7 +960,7 @@ void api_submit(struct api_req *r, struct as4_http_req *req, const struct as4_bl
 
 	char gen_id[AS4_MESSAGE_ID_MAX + 1];
 	if (msgid == NULL) {
-		err = as4_ebms3_new_message_id(id_domain(cfg), gen_id, sizeof(gen_id));
+		err = as4_ebms3_new_message_id(as4_ap_id_domain(cfg), gen_id, sizeof(gen_id));
 		if (err != AS4_OK) {
 			err = as4_diag_set(&d, err, "cannot generate a MessageId");
 			goto fail;

@@ -26,20 +26,6 @@
 #include "as4/str.h"
 #include "as4/time.h"
 
-/* The domain part of the MessageIds and Content-IDs we generate. */
-static const char *id_domain(const struct as4_config *cfg)
-{
-	const char *name = cfg->node.name;
-	for (const char *p = name; p != NULL && *p != '\0'; p++) {
-		char c = *p;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '.')) {
-			return "as4d.local";
-		}
-	}
-	return name != NULL && name[0] != '\0' ? name : "as4d.local";
-}
-
 /* An SBDH problem as an API answer: bad XML 400, too large 413, the rest 422. */
 static void sbdh_error(struct as4_http_resp *resp, as4_err err, const struct as4_diag *d)
 {
@@ -209,9 +195,9 @@ static as4_err make_record(const struct as4_config *cfg, const struct as4_pmode 
 	char msgid[AS4_MESSAGE_ID_MAX + 1];
 	char cid[AS4_MESSAGE_ID_MAX + 1];
 	char conv[37];
-	as4_err err = as4_ebms3_new_message_id(id_domain(cfg), msgid, sizeof(msgid));
+	as4_err err = as4_ebms3_new_message_id(as4_ap_id_domain(cfg), msgid, sizeof(msgid));
 	if (err == AS4_OK) {
-		err = as4_ebms3_new_message_id(id_domain(cfg), cid, sizeof(cid));
+		err = as4_ebms3_new_message_id(as4_ap_id_domain(cfg), cid, sizeof(cid));
 	}
 	if (err == AS4_OK) {
 		err = as4_uuid_v4(conv);

@@ -33,19 +33,6 @@
 /* The payload of a test message, when the PMode asks for payloads. */
 static const char test_payload[] = "as4d connectivity test\n";
 
-static const char *id_domain(const struct as4_config *cfg)
-{
-	const char *name = cfg->node.name;
-	for (const char *p = name != NULL ? name : ""; *p != '\0'; p++) {
-		char c = *p;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '.')) {
-			return "as4d.local";
-		}
-	}
-	return name != NULL && name[0] != '\0' ? name : "as4d.local";
-}
-
 /* The PMode a test uses; answers 4xx and returns NULL when there is none. */
 static const struct as4_pmode *choose(struct api_req *r, const char *pmode_id,
                                       const char *party_name, struct as4_http_resp *resp)
@@ -158,7 +145,7 @@ static void ping(struct api_req *r, const struct as4_pmode *pm, const struct as4
 	op.pmode = pm;
 	op.signer = r->rt->sign;
 	op.receiver_cert = receiver;
-	op.id_domain = id_domain(cfg);
+	op.id_domain = as4_ap_id_domain(cfg);
 	op.limits = &cfg->limits;
 	op.spool_dir = r->ap->tmp_dir;
 	o->err = as4_msg_out_seal(&op, sub, &sealed, &o->diag);
@@ -351,7 +338,7 @@ void api_test(struct api_req *r, struct as4_http_req *req, const struct as4_blob
 	}
 
 	char msgid[AS4_MESSAGE_ID_MAX + 1];
-	if (as4_ebms3_new_message_id(id_domain(cfg), msgid, sizeof(msgid)) != AS4_OK) {
+	if (as4_ebms3_new_message_id(as4_ap_id_domain(cfg), msgid, sizeof(msgid)) != AS4_OK) {
 		as4_http_resp_json_error(resp, 500, "internal", "cannot generate a MessageId",
 		                         NULL);
 		goto out;

@@ -16,23 +16,6 @@
 #include "as4/str.h"
 #include "as4/time.h"
 
-/* The domain of the MessageIds of our signals. */
-static const char *id_domain(const struct as4_config *cfg)
-{
-	const char *name = cfg->node.name;
-	if (name == NULL || name[0] == '\0') {
-		return "as4d.local";
-	}
-	for (const char *p = name; *p != '\0'; p++) {
-		char c = *p;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '.')) {
-			return "as4d.local";
-		}
-	}
-	return name;
-}
-
 static X509 *partner_cert(void *ctx, const struct as4_pmode *pm)
 {
 	const struct as4_runtime *rt = ctx;
@@ -84,28 +67,18 @@ static void answer_signal(struct as4_http_resp *resp, struct as4_signal_out *sig
 	as4_buf_init(&sig->body, 0);
 }
 
-static void count_error(struct as4_ap *ap, as4_err err)
-{
-	atomic_fetch_add(&ap->metrics.received_error, 1);
-	const char *code = as4_err_ebms_code(err); /* "EBMS:0101" */
-	uint64_t n = 0;
-	if (as4_parse_u64(code + 5, 9999, &n) == AS4_OK) {
-		atomic_fetch_add(&ap->metrics.errors_by_code[n % 32], 1);
-	}
-}
-
 /* Refuse the request with an ebMS Error signal (signed when we have a key). */
 static void refuse(struct as4_ap *ap, const struct as4_runtime *rt, struct as4_http_req *req,
                    const char *ref_to, const char *pmode, as4_err err, const char *detail,
                    struct as4_http_resp *resp)
 {
-	count_error(ap, err);
+	as4_metrics_count_error(&ap->metrics, as4_err_ebms_code(err));
 	struct as4_log_ctx lc = {ref_to, pmode, as4_http_req_peer(req), as4_err_ebms_code(err)};
 	as4_log_ctx(AS4_LOG_WARNING, &lc, "refused: %s", detail);
 	struct as4_signal_params sp = {0};
 	sp.signer = rt->sign;
 	sp.sig_alg = AS4_SIG_RSA_SHA256;
-	sp.id_domain = id_domain(rt->cfg);
+	sp.id_domain = as4_ap_id_domain(rt->cfg);
 	struct as4_signal_out sig;
 	struct as4_diag d;
 	as4_diag_init(&d);
@@ -138,7 +111,7 @@ static void unavailable(struct as4_ap *ap, struct as4_http_req *req, const char 
                         const char *pmode, as4_err err, const char *detail,
                         struct as4_http_resp *resp)
 {
-	count_error(ap, err);
+	as4_metrics_count_error(&ap->metrics, as4_err_ebms_code(err));
 	struct as4_log_ctx lc = {msgid, pmode, as4_http_req_peer(req), as4_err_ebms_code(err)};
 	as4_log_ctx(AS4_LOG_ERR, &lc, "cannot accept the message now (answered 503): %s", detail);
 	resp->status = 503;
@@ -424,7 +397,7 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 	struct as4_signal_params sp = {0};
 	sp.signer = pm->security_none || !pm->security.receipt_signed ? NULL : rt->sign;
 	sp.sig_alg = (enum as4_sig_alg)pm->security.sig_alg;
-	sp.id_domain = id_domain(cfg);
+	sp.id_domain = as4_ap_id_domain(cfg);
 	as4_diag_init(&d);
 	err = as4_msg_receipt(m, &sp, &receipt, &d);
 	if (err != AS4_OK) {

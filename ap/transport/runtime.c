@@ -39,6 +39,23 @@ const char *as4_metrics_error_code(size_t slot)
 	return slot < 32 ? error_slots[slot] : NULL;
 }
 
+const char *as4_ap_id_domain(const struct as4_config *cfg)
+{
+	const char *name = cfg->node.name;
+	if (name == NULL || name[0] == '\0') {
+		return "as4d.local";
+	}
+	/* RFC 2822 dot-atom characters only: the name ends up after the "@" of MessageIds */
+	for (const char *p = name; *p != '\0'; p++) {
+		char c = *p;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.')) {
+			return "as4d.local";
+		}
+	}
+	return name;
+}
+
 void as4_metrics_count_error(struct as4_metrics *m, const char *ebms_code)
 {
 	atomic_fetch_add(&m->received_error, 1);

@@ -51,22 +51,6 @@ struct as4_sender {
 	size_t reserved; /* workers promised to submissions claimed at commit */
 };
 
-static const char *id_domain(const struct as4_config *cfg)
-{
-	const char *name = cfg->node.name;
-	if (name == NULL || name[0] == '\0') {
-		return "as4d.local";
-	}
-	for (const char *p = name; *p != '\0'; p++) {
-		char c = *p;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '.')) {
-			return "as4d.local";
-		}
-	}
-	return name;
-}
-
 /* The delay before attempt number `attempt` + 1, after `attempt` attempts failed. */
 static int64_t retry_delay_ms(const struct as4_pmode_reliability *r, uint32_t attempt)
 {
@@ -228,7 +212,7 @@ static void try_send(struct as4_ap *ap, struct as4_http_client *http, struct as4
 	op.pmode = pm;
 	op.signer = rt->sign;
 	op.receiver_cert = receiver;
-	op.id_domain = id_domain(cfg);
+	op.id_domain = as4_ap_id_domain(cfg);
 	op.limits = &cfg->limits;
 	op.spool_dir = ap->tmp_dir;
 	/* a receiver that stored an earlier attempt answers with that copy's Receipt */

@@ -97,6 +97,12 @@ size_t as4_metrics_error_slot(const char *ebms_code);
 /* The code counted in a slot ("EBMS:0101"), "other" for 31, NULL for an unused slot. */
 const char *as4_metrics_error_code(size_t slot);
 
+/*
+ * The domain of the MessageIds and Content-IDs this access point generates: node.name when it
+ * is a valid dot-atom, else "as4d.local". Borrowed from cfg (or static). Thread-safe.
+ */
+const char *as4_ap_id_domain(const struct as4_config *cfg);
+
 /* Count one refused request under its ebMS code (received_error and errors_by_code). */
 void as4_metrics_count_error(struct as4_metrics *m, const char *ebms_code);
 
