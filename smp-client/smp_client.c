@@ -284,7 +284,7 @@ as4_err as4_smp_client_new(const struct as4_smp_network *net, const struct as4_l
 			goto out;
 		}
 	} else {
-		/* a dummy participant proves the zone can form names */
+		/* a probe participant proves the zone can form DNS names at all */
 		struct as4_smp_id probe;
 		memset(&probe, 0, sizeof(probe));
 		memcpy(probe.scheme, "x", 2);
