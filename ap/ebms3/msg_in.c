@@ -443,6 +443,18 @@ static as4_err open_stages(const struct as4_msg_in_params *p, struct as4_msg *m,
 	}
 	m->test_service = user && as4_user_message_is_test(&m->ebms.user);
 	if (user && p->pmodes != NULL) {
+		/*
+		 * The signature algorithms of the AS4 profile do not depend on the PMode: a message
+		 * signed outside them is refused as such (EBMS:0101), also when it would match no
+		 * PMode (phase4's WrongSigningAlgorithm vector). Inspection runs as4_wss_open()
+		 * anyway, which reports the same and more.
+		 */
+		m->stage = AS4_STAGE_SECURITY;
+		err = as4_wss_check_suite(m->doc, d);
+		if (err != AS4_OK) {
+			return err;
+		}
+		m->stage = AS4_STAGE_PMODE;
 		err = match_pmode(p, m, d);
 		if (err != AS4_OK) {
 			return err;

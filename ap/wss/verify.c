@@ -751,3 +751,59 @@ void wss_verify_cleanup(struct wss_verify *v)
 	sk_X509_pop_free(v->path, X509_free);
 	memset(v, 0, sizeof(*v));
 }
+
+/*
+ * The algorithm choices of the signature only, without the rest of check_structure() (no ids
+ * registered, no key resolved): elements that are absent or out of place are left to
+ * as4_wss_open(), which checks the whole structure.
+ */
+as4_err as4_wss_check_suite(xmlDoc *env, struct as4_diag *d)
+{
+	struct wss_env e;
+	as4_err err = wss_env_find(env, false, &e, d);
+	if (err != AS4_OK) {
+		return err;
+	}
+	for (xmlNode *sig = as4_xml_first_elem(e.security); sig != NULL;
+	     sig = as4_xml_next_elem(sig)) {
+		if (!as4_xml_is(sig, AS4_NS_DS, "Signature")) {
+			continue;
+		}
+		xmlNode *si = as4_xml_first_elem(sig);
+		xmlNode *cm =
+		        as4_xml_is(si, AS4_NS_DS, "SignedInfo") ? as4_xml_first_elem(si) : NULL;
+		xmlNode *sm = cm != NULL ? as4_xml_next_elem(cm) : NULL;
+		if (as4_xml_is(cm, AS4_NS_DS, "CanonicalizationMethod") && !exc_c14n_ok(cm)) {
+			return as4_diag_set(
+			        d, AS4_E_SIG_INVALID,
+			        "SignedInfo CanonicalizationMethod must be exclusive C14N");
+		}
+		if (!as4_xml_is(sm, AS4_NS_DS, "SignatureMethod")) {
+			continue;
+		}
+		const char *alg = as4_xml_attr(sm, NULL, "Algorithm");
+		if (!one_of(alg, sig_algs, AS4_ARRAY_LEN(sig_algs))) {
+			return as4_diag_set(
+			        d, AS4_E_SIG_INVALID,
+			        "signature algorithm '%.120s' not allowed (rsa-sha256, rsa-sha384 "
+			        "or rsa-sha512)",
+			        alg != NULL ? alg : "(none)");
+		}
+		for (xmlNode *r = as4_xml_next_elem(sm); r != NULL; r = as4_xml_next_elem(r)) {
+			xmlNode *dm = as4_xml_is(r, AS4_NS_DS, "Reference")
+			                      ? as4_xml_child(r, AS4_NS_DS, "DigestMethod")
+			                      : NULL;
+			const char *dalg = as4_xml_attr(dm, NULL, "Algorithm");
+			if (dm != NULL && !one_of(dalg, digest_algs, AS4_ARRAY_LEN(digest_algs))) {
+				const char *uri = as4_xml_attr(r, NULL, "URI");
+				return as4_diag_set(
+				        d, AS4_E_SIG_INVALID,
+				        "reference %.120s: digest algorithm '%.120s' not allowed "
+				        "(SHA-256, SHA-384 or SHA-512)",
+				        uri != NULL ? uri : "(without URI)",
+				        dalg != NULL ? dalg : "(none)");
+			}
+		}
+	}
+	return AS4_OK;
+}

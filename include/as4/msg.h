@@ -139,8 +139,9 @@ struct as4_msg_in_params {
 
 /*
  * Open a received request: MIME parse (content_type is the HTTP Content-Type value, NULL for
- * a bare body) -> SOAP parse (as4_xml_parse) -> eb:Messaging -> PMode match (as4_pmode_match)
- * -> WS-Security (as4_wss_open) -> value rules -> PayloadInfo/MIME consistency ->
+ * a bare body) -> SOAP parse (as4_xml_parse) -> eb:Messaging -> signature algorithms (with
+ * PModes only: as4_wss_check_suite, which does not depend on one) -> PMode match
+ * (as4_pmode_match) -> WS-Security (as4_wss_open) -> value rules -> PayloadInfo/MIME consistency ->
  * decompression (as4_gzip_decompress, capped by limits->max_gunzip, the PMode's max_payload
  * and limits->max_gzip_ratio) -> PMode payload count.
  *

@@ -335,6 +335,19 @@ AS4_MUST_CHECK as4_err as4_wss_open(const struct as4_wss_open_params *p, xmlDoc 
                                     struct as4_wss_open_result *res, struct as4_diag *d);
 
 /*
+ * Check only the algorithms of env's ds:Signature (if any) against the eDelivery AS4 1.15
+ * suite, as as4_wss_open() step 3 does: CanonicalizationMethod exclusive C14N, SignatureMethod
+ * rsa-sha256/384/512, every Reference's DigestMethod SHA-256/384/512. The suite does not
+ * depend on a PMode, so a receiver runs this before choosing one: a message signed outside
+ * the suite is refused as such (EBMS:0101) even when no PMode would match it. Elements that
+ * are missing or misplaced are not reported here (as4_wss_open() checks the whole structure);
+ * no key is resolved and env is not changed.
+ * Errors: AS4_E_SIG_INVALID naming the algorithm; those of finding the SOAP structure
+ * (AS4_E_XML, AS4_E_SIG_INVALID for two wsse:Security headers). Thread-safe for different env.
+ */
+AS4_MUST_CHECK as4_err as4_wss_check_suite(xmlDoc *env, struct as4_diag *d);
+
+/*
  * Sign a signal envelope (Receipt or Error, no attachments) in place: a wsse:Security header
  * with the signer's BST (X509v3) and a ds:Signature (exc-C14N, sig_alg, SHA-256 references to
  * eb:Messaging and the Body, wsu:Ids added if missing). Errors as as4_wss_seal() (AS4_E_STATE

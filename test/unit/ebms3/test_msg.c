@@ -1026,6 +1026,55 @@ static void test_value_rule(void **state)
 	as4_msg_out_free(o);
 }
 
+/*
+ * phase4's WrongSigningAlgorithm vector: its SignatureMethod is outside the AS4 suite. That is
+ * its verdict (EBMS:0101) before any PMode is chosen, so also when none matches (its untyped
+ * PartyId 'APP_1000000101' is no URI: no party can declare it). A message signed within the
+ * suite that matches no PMode stays EBMS:0010.
+ */
+static void test_vector_wrong_signing_algorithm(void **state)
+{
+	(void)state;
+	char path[512];
+	assert_int_equal(as4_str_fmt(path, sizeof(path),
+	                             "%s/interop/messages/WrongSigningAlgorithm.xml",
+	                             AS4_SHARED_DIR),
+	                 AS4_OK);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(as4_file_read(path, 1u << 22, &buf, &len), AS4_OK);
+	struct as4_pmode pm = make_pmode("other");
+	secure(&pm);
+	struct as4_blob body;
+	as4_blob_borrow(&body, buf, len);
+	struct opened r;
+	open_as_b(&r, &pm, 1, &body, "application/soap+xml");
+	assert_int_equal(r.err, AS4_E_SIG_INVALID);
+	assert_string_equal(as4_err_ebms_code(r.err), "EBMS:0101");
+	assert_int_equal(r.m->stage, AS4_STAGE_SECURITY);
+	assert_null(r.m->pmode);
+	assert_non_null(strstr(r.d.text, "'http://www.randomcrypt.com/random' not allowed"));
+	assert_string_equal(as4_msg_ref_id(r.m), "0c5307dc-5f80-49f5-94ac-2422a8e0d595@ph-as4");
+	closed(&r);
+	free(buf);
+
+	/* signed within the suite, for another PMode: the PMode decides (EBMS:0010) */
+	struct sub x;
+	make_sub(&x);
+	struct as4_pmode signing = make_pmode("plain");
+	secure(&signing);
+	struct as4_msg_out *o = seal(&signing, &x.s);
+	struct as4_pmode elsewhere = signing;
+	elsewhere.action = "urn:other:doc";
+	as4_blob_init(&body);
+	flatten(o, &body);
+	open_as_b(&r, &elsewhere, 1, &body, o->mime.content_type);
+	assert_int_equal(r.err, AS4_E_PMODE_MISMATCH);
+	assert_int_equal(r.m->stage, AS4_STAGE_PMODE);
+	closed(&r);
+	as4_msg_out_free(o);
+}
+
 /* The Holodeck vector that is encrypted only: a PMode requiring signatures refuses it. */
 static void test_vector_encrypted_only(void **state)
 {
@@ -1259,6 +1308,7 @@ int main(void)
 	        cmocka_unit_test(test_test_service),
 	        cmocka_unit_test(test_signal_as_request),
 	        cmocka_unit_test(test_value_rule),
+	        cmocka_unit_test(test_vector_wrong_signing_algorithm),
 	        cmocka_unit_test(test_vector_encrypted_only),
 	        cmocka_unit_test(test_seal_errors),
 	        cmocka_unit_test(test_receipt_misuse),

@@ -379,6 +379,56 @@ static void unknown_algorithms(void **state)
 	sealed_free(&s);
 }
 
+/* as4_wss_check_suite: the signature's algorithms alone, before a PMode is chosen. */
+static void suite_checked_alone(void **state)
+{
+	(void)state;
+	struct sealed s;
+	struct as4_diag d;
+	seal(&s, true, true, C.ap1);
+	static const struct {
+		const char *from;
+		const char *to;
+		as4_err err;
+		const char *text;
+	} cases[] = {
+	        {NULL, NULL, AS4_OK, ""},
+	        {WSS_ALG_RSA_SHA256, "http://www.randomcrypt.com/random", AS4_E_SIG_INVALID,
+	         "signature algorithm 'http://www.randomcrypt.com/random' not allowed"},
+	        {WSS_ALG_RSA_SHA256, WSS_ALG_RSA_SHA512, AS4_OK, ""},
+	        {"DigestMethod Algorithm=\"" WSS_ALG_SHA256,
+	         "DigestMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#sha1",
+	         AS4_E_SIG_INVALID,
+	         "digest algorithm 'http://www.w3.org/2000/09/xmldsig#sha1' not allowed"},
+	        {"CanonicalizationMethod Algorithm=\"" WSS_ALG_EXC_C14N,
+	         "CanonicalizationMethod "
+	         "Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+	         AS4_E_SIG_INVALID, "CanonicalizationMethod must be exclusive C14N"},
+	        /* not an algorithm of the suite: left to as4_wss_open() */
+	        {"Transform Algorithm=\"" WSS_ALG_EXC_C14N,
+	         "Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xslt-19991116", AS4_OK, ""},
+	        /* a missing SignatureMethod is a structural fault, as4_wss_open() reports it */
+	        {"SignatureMethod", "SignatureMethodX", AS4_OK, ""},
+	};
+	for (size_t i = 0; i < AS4_ARRAY_LEN(cases); i++) {
+		char *xml = cases[i].from != NULL ? fx_replace(s.xml, cases[i].from, cases[i].to)
+		                                  : as4_str_dup(s.xml);
+		xmlDoc *env = fx_parse(xml);
+		as4_diag_init(&d);
+		expect(as4_wss_check_suite(env, &d), cases[i].err, &d, cases[i].text);
+		xmlFreeDoc(env);
+		free(xml);
+	}
+	sealed_free(&s);
+	/* a message without a signature (encrypted only) passes */
+	seal(&s, false, true, NULL);
+	xmlDoc *env = fx_parse(s.xml);
+	as4_diag_init(&d);
+	assert_int_equal(as4_wss_check_suite(env, &d), AS4_OK);
+	xmlFreeDoc(env);
+	sealed_free(&s);
+}
+
 /* ---- keys and signers ------------------------------------------------------------------ */
 
 static void key_size_floor(void **state)
@@ -791,6 +841,7 @@ int main(void)
 	        cmocka_unit_test(reference_to_other_element),
 	        cmocka_unit_test(two_signatures),
 	        cmocka_unit_test(unknown_algorithms),
+	        cmocka_unit_test(suite_checked_alone),
 	        cmocka_unit_test(key_size_floor),
 	        cmocka_unit_test(untrusted_and_expired_signers),
 	        cmocka_unit_test(external_uris_never_dereferenced),
