@@ -28,20 +28,6 @@
 
 /* ---- algorithms ----------------------------------------------------------------------- */
 
-static const EVP_CIPHER *gcm_cipher(size_t key_len)
-{
-	switch (key_len) {
-	case 16:
-		return EVP_aes_128_gcm();
-	case 24:
-		return EVP_aes_192_gcm();
-	case 32:
-		return EVP_aes_256_gcm();
-	default:
-		return NULL;
-	}
-}
-
 /* Key length of an xenc11 AES-GCM algorithm URI, or 0. */
 static size_t gcm_key_len(const char *uri)
 {
@@ -78,14 +64,14 @@ static const EVP_MD *digest_by_uri(const char *uri)
 {
 	static const struct {
 		const char *uri;
-		const char *name;
+		unsigned bits;
 	} t[] = {
-	        {WSS_ALG_SHA1, "SHA1"},     {WSS_ALG_SHA224, "SHA224"}, {WSS_ALG_SHA256, "SHA256"},
-	        {WSS_ALG_SHA384, "SHA384"}, {WSS_ALG_SHA512, "SHA512"},
+	        {WSS_ALG_SHA1, 1},     {WSS_ALG_SHA224, 224}, {WSS_ALG_SHA256, 256},
+	        {WSS_ALG_SHA384, 384}, {WSS_ALG_SHA512, 512},
 	};
 	for (size_t i = 0; uri != NULL && i < AS4_ARRAY_LEN(t); i++) {
 		if (strcmp(uri, t[i].uri) == 0) {
-			return EVP_get_digestbyname(t[i].name);
+			return wss_sha(t[i].bits);
 		}
 	}
 	return NULL;
@@ -94,14 +80,17 @@ static const EVP_MD *digest_by_uri(const char *uri)
 /* MGF1 digest of an xenc11:MGF Algorithm ("...xmlenc11#mgf1sha256"). */
 static const EVP_MD *mgf_by_uri(const char *uri)
 {
-	static const char *const names[] = {"sha1", "sha224", "sha256", "sha384", "sha512"};
+	static const struct {
+		const char *name;
+		unsigned bits;
+	} t[] = {{"sha1", 1}, {"sha224", 224}, {"sha256", 256}, {"sha384", 384}, {"sha512", 512}};
 	if (uri == NULL || !as4_str_starts(uri, WSS_ALG_MGF1_PFX)) {
 		return NULL;
 	}
 	const char *v = uri + strlen(WSS_ALG_MGF1_PFX);
-	for (size_t i = 0; i < AS4_ARRAY_LEN(names); i++) {
-		if (strcmp(v, names[i]) == 0) {
-			return EVP_get_digestbyname(names[i]);
+	for (size_t i = 0; i < AS4_ARRAY_LEN(t); i++) {
+		if (strcmp(v, t[i].name) == 0) {
+			return wss_sha(t[i].bits);
 		}
 	}
 	return NULL;
@@ -116,10 +105,16 @@ as4_err wss_gcm(bool encrypt, const uint8_t *key, size_t key_len, const struct a
 	uint8_t iv[GCM_IV];
 	uint8_t tag[GCM_TAG];
 	int n = 0;
-	const EVP_CIPHER *cipher = gcm_cipher(key_len);
+	const EVP_CIPHER *cipher = wss_aes_gcm(key_len);
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	/* on the heap: worker threads may run with small stacks */
-	uint8_t *buf = malloc(WSS_CHUNK);
+	/*
+	 * On the heap (worker threads may run with small stacks), and no larger than the input:
+	 * a 64 KiB block for a 10 KB part made the heap grow and shrink (page faults) and its
+	 * wiping cost more than the cipher.
+	 */
+	size_t buf_len = in->len < WSS_CHUNK ? (in->len > 0 ? in->len : 1) : WSS_CHUNK;
+	size_t used = 0;
+	uint8_t *buf = malloc(buf_len);
 	if (ctx == NULL || buf == NULL || cipher == NULL) {
 		err = as4_diag_set(d, cipher == NULL ? AS4_E_INVAL : AS4_E_NOMEM,
 		                   "cannot set up AES-GCM");
@@ -163,6 +158,7 @@ as4_err wss_gcm(bool encrypt, const uint8_t *key, size_t key_len, const struct a
 			err = as4_diag_set(d, AS4_E_CRYPTO, "AES-GCM failed");
 			goto out;
 		}
+		used = (size_t)n > used ? (size_t)n : used;
 		err = as4_sink_write(out, buf, (size_t)n);
 		if (err != AS4_OK) {
 			err = as4_diag_set(d, err, "cannot store the %s",
@@ -195,7 +191,7 @@ as4_err wss_gcm(bool encrypt, const uint8_t *key, size_t key_len, const struct a
 out:
 	ERR_clear_error();
 	if (buf != NULL) {
-		OPENSSL_cleanse(buf, WSS_CHUNK);
+		OPENSSL_cleanse(buf, used);
 		free(buf);
 	}
 	EVP_CIPHER_CTX_free(ctx);
@@ -255,12 +251,12 @@ static as4_err wrap_key(const struct as4_wss_seal_params *p, const uint8_t *cek,
 	as4_err err = AS4_OK;
 	EVP_PKEY *pub = X509_get0_pubkey(p->encrypt_for);
 	EVP_PKEY_CTX *ctx = pub != NULL ? EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL) : NULL;
-	const EVP_MD *mgf = p->key_transport == AS4_KT_RSA_OAEP_MGF1P ? EVP_sha1() : EVP_sha256();
+	const EVP_MD *mgf = wss_sha(p->key_transport == AS4_KT_RSA_OAEP_MGF1P ? 1 : 256);
 	size_t len = 0;
 	*out = NULL;
 	if (ctx == NULL || EVP_PKEY_encrypt_init(ctx) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, wss_sha(256)) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, mgf) <= 0 ||
 	    EVP_PKEY_encrypt(ctx, NULL, &len, cek, cek_len) <= 0) {
 		char m[160];
@@ -570,7 +566,7 @@ static as4_err ek_method(const xmlNode *ek, struct ek_algs *a, uint8_t **label, 
 	}
 	/* XML Encryption 1.1 §5.5.2: DigestMethod defaults to SHA-1, MGF to MGF1 with SHA-1 */
 	const xmlNode *dm = as4_xml_child(em, AS4_NS_DS, "DigestMethod");
-	a->oaep = EVP_sha1();
+	a->oaep = wss_sha(1);
 	if (dm != NULL) {
 		a->oaep = digest_by_uri(as4_xml_attr(dm, NULL, "Algorithm"));
 		if (a->oaep == NULL) {
@@ -581,7 +577,7 @@ static as4_err ek_method(const xmlNode *ek, struct ek_algs *a, uint8_t **label, 
 			                            : "(none)");
 		}
 	}
-	a->mgf1 = EVP_sha1();
+	a->mgf1 = wss_sha(1);
 	const xmlNode *mgf = as4_xml_child(em, AS4_NS_XENC11, "MGF");
 	if (oaep11 && mgf != NULL) {
 		a->mgf1 = mgf_by_uri(as4_xml_attr(mgf, NULL, "Algorithm"));

@@ -1,105 +1,111 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * XML Signature processing with xmlsec's transforms: exclusive C14N, the SHA-2 digests and
- * the RSA signature methods, driven here step by step instead of through xmlSecDSigCtx.
+ * XML Signature processing steps (XMLDSig Core 1.1 §3.1-3.2) for the profile's algorithms
+ * only: exclusive C14N (c14n.c), SHA-256/384/512 digests and RSA PKCS#1 v1.5 signatures with
+ * OpenSSL EVP.
  *
- * Why not xmlSecDSigCtx: it resolves references itself (URIs, XPointer, IO callbacks), reads
- * KeyInfo, and canonicalises every "#id" reference by walking the whole document with a node
- * set; for an AS4 message that orchestration costs more than the RSA operation it wraps. Here
- * the references were already resolved and checked by verify.c (or built by sign.c), so each
- * one is canonicalised from a compact copy of its element (every namespace in scope declared
- * on the copy's root, so exclusive C14N, InclusiveNamespaces included, renders the same
- * bytes) and an attachment's digest input is streamed from the part (SwA 1.1 §5.4.2 in
- * swa.c). Nothing here dereferences a URI.
+ * Why not xmlsec's transforms: a transform chain costs a context, a node set and an output
+ * buffer per reference, and xmlSecDSigCtx would also resolve URIs and read KeyInfo itself.
+ * Here the references were already resolved and checked by verify.c (or built by sign.c), so
+ * a reference is exactly "canonicalise this subtree into this digest" or "stream this
+ * attachment (swa.c) into this digest". Nothing here dereferences a URI.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <xmlsec/xmlsec.h>
-#include <xmlsec/buffer.h>
-#include <xmlsec/crypto.h>
-#include <xmlsec/nodeset.h>
-#include <xmlsec/transforms.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
 
 #include "as4/str.h"
 #include "as4/xml.h"
 #include "wss_int.h"
 
-/* A new document holding a deep copy of el, with every namespace in scope at el declared. */
-static xmlDoc *compact_copy(xmlNode *el)
+const EVP_MD *wss_digest_by_uri(const char *uri)
 {
-	xmlDoc *doc = xmlNewDoc(BAD_CAST "1.0");
-	xmlNode *copy = doc != NULL ? xmlDocCopyNode(el, doc, 1) : NULL;
-	if (copy == NULL) {
-		xmlFreeDoc(doc);
+	if (uri == NULL) {
 		return NULL;
 	}
-	xmlDocSetRootElement(doc, copy);
-	xmlNsPtr *list = xmlGetNsList(el->doc, el);
-	for (size_t i = 0; list != NULL && list[i] != NULL; i++) {
-		if (xmlSearchNs(doc, copy, list[i]->prefix) == NULL &&
-		    xmlNewNs(copy, list[i]->href, list[i]->prefix) == NULL) {
-			xmlFree(list);
-			xmlFreeDoc(doc);
-			return NULL;
-		}
+	if (strcmp(uri, WSS_ALG_SHA256) == 0) {
+		return wss_sha(256);
 	}
-	xmlFree(list);
-	return doc;
+	if (strcmp(uri, WSS_ALG_SHA384) == 0) {
+		return wss_sha(384);
+	}
+	if (strcmp(uri, WSS_ALG_SHA512) == 0) {
+		return wss_sha(512);
+	}
+	return NULL;
 }
 
-static bool enable(xmlSecTransformCtxPtr ctx, const xmlSecTransformId *ids, size_t n)
+const EVP_MD *wss_sig_digest_by_uri(const char *uri)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (xmlSecPtrListAdd(&ctx->enabledTransforms, (void *)(uintptr_t)ids[i]) < 0) {
-			return false;
-		}
+	if (uri == NULL) {
+		return NULL;
 	}
-	return true;
+	if (strcmp(uri, WSS_ALG_RSA_SHA256) == 0) {
+		return wss_sha(256);
+	}
+	if (strcmp(uri, WSS_ALG_RSA_SHA384) == 0) {
+		return wss_sha(384);
+	}
+	if (strcmp(uri, WSS_ALG_RSA_SHA512) == 0) {
+		return wss_sha(512);
+	}
+	return NULL;
 }
 
-/* A transform context that accepts only the profile's c14n, digest and signature methods. */
-static bool ctx_init(xmlSecTransformCtxPtr ctx)
+static int digest_emit(void *ctx, const uint8_t *p, size_t n)
 {
-	const xmlSecTransformId ids[] = {
-	        xmlSecTransformExclC14NId,  xmlSecTransformSha256Id,    xmlSecTransformSha384Id,
-	        xmlSecTransformSha512Id,    xmlSecTransformRsaSha256Id, xmlSecTransformRsaSha384Id,
-	        xmlSecTransformRsaSha512Id,
-	};
-	if (xmlSecTransformCtxInitialize(ctx) < 0) {
-		return false;
-	}
-	ctx->enabledUris = xmlSecTransformUriTypeNone;
-	return enable(ctx, ids, AS4_ARRAY_LEN(ids));
+	return EVP_DigestUpdate(ctx, p, n) == 1 ? 0 : -1;
 }
 
-/* Canonicalise el (from a compact copy) through the transforms of ctx. */
-static as4_err run_xml(xmlSecTransformCtxPtr ctx, xmlNode *el, struct as4_diag *d)
+/* Exclusive C14N of el (with prefix_list) digested with md into out (*len bytes). */
+static as4_err digest_xml(xmlNode *el, const char *prefix_list, const EVP_MD *md,
+                          uint8_t out[EVP_MAX_MD_SIZE], unsigned *len, struct as4_diag *d)
 {
-	xmlDoc *copy = compact_copy(el);
-	xmlSecNodeSetPtr nodes =
-	        copy != NULL ? xmlSecNodeSetGetChildren(copy, xmlDocGetRootElement(copy), 0, 0)
-	                     : NULL;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	as4_err err = AS4_OK;
-	if (nodes == NULL) {
-		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
-	} else if (xmlSecTransformCtxXmlExecute(ctx, nodes) < 0) {
-		err = as4_diag_set(d, AS4_E_SIG_INVALID, "cannot canonicalise %s",
-		                   (const char *)el->name);
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, md, NULL) != 1) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "cannot start a digest");
+		goto out;
 	}
-	if (nodes != NULL) {
-		xmlSecNodeSetDestroy(nodes);
+	err = wss_c14n(el, prefix_list, digest_emit, ctx, d);
+	if (err == AS4_OK && EVP_DigestFinal_ex(ctx, out, len) != 1) {
+		err = as4_diag_set(d, AS4_E_INTERNAL, "digest failed");
 	}
-	xmlFreeDoc(copy);
+out:
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
 	return err;
 }
 
-/* Write base64 of the context's result as the text of el (DigestValue, SignatureValue). */
-static as4_err put_result(xmlSecTransformCtxPtr ctx, xmlNode *el, struct as4_diag *d)
+/* The SwA content of part digested with md. */
+static as4_err digest_part(const struct as4_part *part, const struct as4_limits *lim,
+                           const EVP_MD *md, uint8_t out[EVP_MAX_MD_SIZE], unsigned *len,
+                           struct as4_diag *d)
 {
-	xmlSecBufferPtr r = ctx->result;
-	char *b64 = r != NULL ? as4_b64_encode(xmlSecBufferGetData(r), xmlSecBufferGetSize(r), 0)
-	                      : NULL;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	as4_err err = AS4_OK;
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, md, NULL) != 1) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "cannot start a digest");
+		goto out;
+	}
+	err = wss_swa_content(part, lim, digest_emit, ctx, d);
+	if (err == AS4_OK && EVP_DigestFinal_ex(ctx, out, len) != 1) {
+		err = as4_diag_set(d, AS4_E_INTERNAL, "digest of attachment %s failed",
+		                   part->content_id);
+	}
+out:
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return err;
+}
+
+/* Replace the text of el (DigestValue, SignatureValue) with base64 of p. */
+static as4_err put_b64(xmlNode *el, const uint8_t *p, size_t n, struct as4_diag *d)
+{
+	char *b64 = as4_b64_encode(p, n, 0);
 	if (b64 == NULL) {
 		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 	}
@@ -109,127 +115,139 @@ static as4_err put_result(xmlSecTransformCtxPtr ctx, xmlNode *el, struct as4_dia
 	return AS4_OK;
 }
 
-struct push {
-	xmlSecTransformCtxPtr ctx;
-};
-
-static int push_bin(void *c, const uint8_t *p, size_t n)
+/*
+ * The exc-c14n parameters of a same-document reference: its Transforms must be exactly one
+ * exc-c14n Transform (verify.c refuses anything else before this point; sign.c writes that).
+ */
+static as4_err reference_c14n(const xmlNode *ref, const char **prefix_list, struct as4_diag *d)
 {
-	struct push *ps = c;
-	while (n > 0) {
-		xmlSecSize chunk = n > WSS_CHUNK ? WSS_CHUNK : (xmlSecSize)n;
-		if (xmlSecTransformPushBin(ps->ctx->first, p, chunk, 0, ps->ctx) < 0) {
-			return -1;
-		}
-		p += chunk;
-		n -= chunk;
+	const xmlNode *trs = as4_xml_child(ref, AS4_NS_DS, "Transforms");
+	const xmlNode *t = trs != NULL ? as4_xml_first_elem(trs) : NULL;
+	const char *alg = as4_xml_attr(t, NULL, "Algorithm");
+	if (t == NULL || !as4_xml_is(t, AS4_NS_DS, "Transform") || alg == NULL ||
+	    strcmp(alg, WSS_ALG_EXC_C14N) != 0 || as4_xml_next_elem(t) != NULL) {
+		return as4_diag_set(d, AS4_E_SIG_INVALID, "unsupported reference transform");
 	}
-	return 0;
+	return wss_c14n_method(t, prefix_list, d);
 }
 
 as4_err wss_dsig_reference(xmlNode *ref, xmlNode *target, const struct as4_part *part,
                            const struct as4_limits *lim, bool sign, bool *match, struct as4_diag *d)
 {
+	uint8_t md_out[EVP_MAX_MD_SIZE];
+	unsigned md_len = 0;
+	uint8_t *want = NULL;
+	size_t want_len = 0;
 	as4_err err = AS4_OK;
-	xmlSecTransformCtx ctx;
-	bool inited = ctx_init(&ctx);
-	xmlNode *tr = as4_xml_child(ref, AS4_NS_DS, "Transforms");
 	xmlNode *dm = as4_xml_child(ref, AS4_NS_DS, "DigestMethod");
 	xmlNode *dv = as4_xml_child(ref, AS4_NS_DS, "DigestValue");
-	xmlSecTransformPtr digest = NULL;
+	const EVP_MD *md = wss_digest_by_uri(as4_xml_attr(dm, NULL, "Algorithm"));
 	*match = false;
-	if (!inited) {
-		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
-		goto out;
+	if (md == NULL || dv == NULL) {
+		return as4_diag_set(d, AS4_E_SIG_INVALID, "unsupported or missing DigestMethod");
 	}
-	/* the Transforms of an attachment reference are the SwA transform, done by swa.c */
-	if (target != NULL && tr != NULL &&
-	    xmlSecTransformCtxNodesListRead(&ctx, tr, xmlSecTransformUsageDSigTransform) < 0) {
-		err = as4_diag_set(d, AS4_E_SIG_INVALID, "unsupported reference transform");
-		goto out;
-	}
-	digest = dm != NULL ? xmlSecTransformCtxNodeRead(&ctx, dm, xmlSecTransformUsageDigestMethod)
-	                    : NULL;
-	if (digest == NULL || dv == NULL) {
-		err = as4_diag_set(d, AS4_E_SIG_INVALID, "unsupported or missing DigestMethod");
-		goto out;
-	}
-	digest->operation = sign ? xmlSecTransformOperationSign : xmlSecTransformOperationVerify;
 	if (target != NULL) {
-		err = run_xml(&ctx, target, d);
-	} else if (xmlSecTransformCtxPrepare(&ctx, xmlSecTransformDataTypeBin) < 0) {
-		err = as4_diag_set(d, AS4_E_INTERNAL, "cannot prepare the attachment digest");
-	} else {
-		struct push ps = {&ctx};
-		err = wss_swa_content(part, lim, push_bin, &ps, d);
-		if (err == AS4_OK && xmlSecTransformPushBin(ctx.first, NULL, 0, 1, &ctx) < 0) {
-			err = as4_diag_set(d, AS4_E_INTERNAL, "digest of attachment %s failed",
-			                   part->content_id);
+		const char *prefix_list = NULL;
+		err = reference_c14n(ref, &prefix_list, d);
+		if (err == AS4_OK) {
+			err = digest_xml(target, prefix_list, md, md_out, &md_len, d);
 		}
+	} else {
+		err = digest_part(part, lim, md, md_out, &md_len, d);
 	}
 	if (err != AS4_OK) {
-		goto out;
+		return err;
 	}
 	if (sign) {
-		err = put_result(&ctx, dv, d);
+		err = put_b64(dv, md_out, md_len, d);
 		*match = err == AS4_OK;
-	} else if (xmlSecTransformVerifyNodeContent(digest, dv, &ctx) < 0) {
-		err = as4_diag_set(d, AS4_E_SIG_INVALID, "DigestValue is not valid base64");
-	} else {
-		*match = digest->status == xmlSecTransformStatusOk;
+		return err;
 	}
-out:
-	if (inited) {
-		xmlSecTransformCtxFinalize(&ctx);
+	err = wss_b64_text(dv, WSS_MAX_SMALL_B64, AS4_E_SIG_INVALID, "DigestValue", &want,
+	                   &want_len, d);
+	if (err == AS4_OK) {
+		*match = want_len == md_len && CRYPTO_memcmp(want, md_out, md_len) == 0;
 	}
+	free(want);
 	return err;
 }
 
-as4_err wss_dsig_signed_info(xmlNode *signature, xmlSecKeyPtr key, bool sign, bool *valid,
-                             struct as4_diag *d)
+/* SignedInfo of signature, its canonical form digested as SignatureMethod says. */
+static as4_err signed_info_digest(xmlNode *signature, const EVP_MD **md,
+                                  uint8_t out[EVP_MAX_MD_SIZE], unsigned *len, struct as4_diag *d)
 {
-	as4_err err = AS4_OK;
-	xmlSecTransformCtx ctx;
-	bool inited = ctx_init(&ctx);
 	xmlNode *si = as4_xml_child(signature, AS4_NS_DS, "SignedInfo");
+	const xmlNode *cm = as4_xml_child(si, AS4_NS_DS, "CanonicalizationMethod");
+	const xmlNode *sm = as4_xml_child(si, AS4_NS_DS, "SignatureMethod");
+	const char *cm_alg = as4_xml_attr(cm, NULL, "Algorithm");
+	const char *prefix_list = NULL;
+	*md = wss_sig_digest_by_uri(as4_xml_attr(sm, NULL, "Algorithm"));
+	if (si == NULL || cm_alg == NULL || strcmp(cm_alg, WSS_ALG_EXC_C14N) != 0 || *md == NULL ||
+	    as4_xml_first_elem(sm) != NULL || wss_c14n_method(cm, &prefix_list, NULL) != AS4_OK) {
+		return as4_diag_set(
+		        d, AS4_E_SIG_INVALID,
+		        "SignedInfo canonicalization or signature method not supported");
+	}
+	return digest_xml(si, prefix_list, *md, out, len, d);
+}
+
+as4_err wss_dsig_sign(xmlNode *signature, const struct as4_keystore *ks, struct as4_diag *d)
+{
+	uint8_t dg[EVP_MAX_MD_SIZE];
+	unsigned dg_len = 0;
+	const EVP_MD *md = NULL;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
 	xmlNode *sv = as4_xml_child(signature, AS4_NS_DS, "SignatureValue");
-	xmlNode *cm = as4_xml_child(si, AS4_NS_DS, "CanonicalizationMethod");
-	xmlNode *sm = as4_xml_child(si, AS4_NS_DS, "SignatureMethod");
-	xmlSecTransformPtr method = NULL;
+	if (sv == NULL) {
+		return as4_diag_set(d, AS4_E_INVAL, "ds:Signature has no SignatureValue");
+	}
+	as4_err err = signed_info_digest(signature, &md, dg, &dg_len, d);
+	if (err == AS4_OK) {
+		err = wss_keystore_sign(ks, md, dg, dg_len, &sig, &sig_len, d);
+	}
+	if (err == AS4_OK) {
+		err = put_b64(sv, sig, sig_len, d);
+	}
+	free(sig);
+	return err;
+}
+
+as4_err wss_dsig_verify(xmlNode *signature, X509 *cert, bool *valid, struct as4_diag *d)
+{
+	uint8_t dg[EVP_MAX_MD_SIZE];
+	unsigned dg_len = 0;
+	const EVP_MD *md = NULL;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	EVP_PKEY_CTX *ctx = NULL;
+	xmlNode *sv = as4_xml_child(signature, AS4_NS_DS, "SignatureValue");
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
 	*valid = false;
-	if (!inited) {
-		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
-		goto out;
-	}
-	if (si == NULL || sv == NULL || cm == NULL || sm == NULL ||
-	    xmlSecTransformCtxNodeRead(&ctx, cm, xmlSecTransformUsageC14NMethod) == NULL ||
-	    (method = xmlSecTransformCtxNodeRead(&ctx, sm, xmlSecTransformUsageSignatureMethod)) ==
-	            NULL) {
-		err = as4_diag_set(d, AS4_E_SIG_INVALID,
-		                   "SignedInfo canonicalization or signature method not supported");
-		goto out;
-	}
-	method->operation = sign ? xmlSecTransformOperationSign : xmlSecTransformOperationVerify;
-	if (xmlSecTransformSetKey(method, key) < 0) {
-		err = as4_diag_set(d, AS4_E_SIG_INVALID, "the key does not suit %s",
-		                   as4_xml_attr(sm, NULL, "Algorithm"));
-		goto out;
-	}
-	err = run_xml(&ctx, si, d);
+	as4_err err = signed_info_digest(signature, &md, dg, &dg_len, d);
 	if (err != AS4_OK) {
 		goto out;
 	}
-	if (sign) {
-		err = put_result(&ctx, sv, d);
-		*valid = err == AS4_OK;
-	} else if (xmlSecTransformVerifyNodeContent(method, sv, &ctx) < 0) {
+	if (pub == NULL || EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA) {
+		err = as4_diag_set(d, AS4_E_SIG_INVALID, "the signer's key is not an RSA key");
+		goto out;
+	}
+	if (sv == NULL || wss_b64_text(sv, WSS_MAX_KEY_B64, AS4_E_SIG_INVALID, "SignatureValue",
+	                               &sig, &sig_len, NULL) != AS4_OK) {
 		err = as4_diag_set(d, AS4_E_SIG_INVALID, "SignatureValue is not valid base64");
-	} else {
-		*valid = method->status == xmlSecTransformStatusOk;
+		goto out;
 	}
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
+	if (ctx == NULL || EVP_PKEY_verify_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "cannot set up the signature check");
+		goto out;
+	}
+	*valid = EVP_PKEY_verify(ctx, sig, sig_len, dg, dg_len) == 1;
 out:
-	if (inited) {
-		xmlSecTransformCtxFinalize(&ctx);
-	}
+	ERR_clear_error();
+	EVP_PKEY_CTX_free(ctx);
+	free(sig);
 	return err;
 }

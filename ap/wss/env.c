@@ -3,10 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/c14n.h>
+#include <libxml/tree.h>
 #include <libxml/valid.h>
 #include <libxml/xmlsave.h>
 
+#include "as4/buf.h"
 #include "as4/str.h"
 #include "as4/xml.h"
 #include "wss_int.h"
@@ -354,29 +355,20 @@ out:
 	return e;
 }
 
+static int buf_emit(void *ctx, const uint8_t *p, size_t n)
+{
+	return as4_buf_append(ctx, p, n) == AS4_OK ? 0 : -1;
+}
+
 char *wss_c14n_subtree(xmlNode *el)
 {
-	/*
-	 * xmlC14NExecute visits the whole document when given a node subset; a copy of the small
-	 * subtree in a document of its own canonicalises to the same bytes (exclusive C14N takes
-	 * nothing from ancestors but the namespaces the subtree uses, which the copy declares).
-	 */
+	struct as4_buf b;
+	as4_buf_init(&b, 1u << 24);
 	char *out = NULL;
-	xmlDoc *doc = xmlNewDoc(BAD_CAST "1.0");
-	xmlNode *copy = doc != NULL ? xmlDocCopyNode(el, doc, 1) : NULL;
-	xmlOutputBufferPtr buf = copy != NULL ? xmlAllocOutputBuffer(NULL) : NULL;
-	if (buf != NULL) {
-		xmlDocSetRootElement(doc, copy);
-		copy = NULL;
-		if (xmlReconciliateNs(doc, xmlDocGetRootElement(doc)) >= 0 &&
-		    xmlC14NDocSaveTo(doc, NULL, XML_C14N_EXCLUSIVE_1_0, NULL, 0, buf) >= 0) {
-			out = as4_str_ndup((const char *)xmlOutputBufferGetContent(buf),
-			                   xmlOutputBufferGetSize(buf));
-		}
-		xmlOutputBufferClose(buf);
+	if (wss_c14n(el, NULL, buf_emit, &b, NULL) == AS4_OK) {
+		out = as4_buf_take_str(&b);
 	}
-	xmlFreeNode(copy);
-	xmlFreeDoc(doc);
+	as4_buf_cleanup(&b);
 	return out;
 }
 

@@ -3,7 +3,7 @@
  * Our private key and certificate chain. This is the only file that reads, holds or uses
  * private key material (STYLE rule 23): the PEM text is wiped with OPENSSL_cleanse as soon as
  * it is parsed, the key lives in an OpenSSL EVP_PKEY (which wipes itself when freed), and the
- * two private-key operations the layer needs (signing through xmlsec, RSA-OAEP unwrap) are
+ * two private-key operations the layer needs (RSA signature, RSA-OAEP unwrap) are
  * reached through the functions at the end of this file.
  */
 #include "as4/wss.h"
@@ -20,7 +20,6 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include <xmlsec/openssl/evp.h>
 
 #include "as4/blob.h"
 #include "as4/str.h"
@@ -381,23 +380,35 @@ STACK_OF(X509) * as4_keystore_chain(const struct as4_keystore *ks)
 	return ks->chain;
 }
 
-xmlSecKeyPtr wss_keystore_xmlsec_key(const struct as4_keystore *ks)
+as4_err wss_keystore_sign(const struct as4_keystore *ks, const EVP_MD *md, const uint8_t *digest,
+                          size_t dlen, uint8_t **sig, size_t *sig_len, struct as4_diag *d)
 {
-	if (EVP_PKEY_up_ref(ks->key) != 1) {
-		return NULL;
+	as4_err err = AS4_OK;
+	size_t len = (size_t)EVP_PKEY_get_size(ks->key);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, ks->key, NULL);
+	*sig = malloc(len);
+	if (ctx == NULL || *sig == NULL) {
+		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+		goto out;
 	}
-	xmlSecKeyDataPtr data = xmlSecOpenSSLEvpKeyAdopt(ks->key);
-	if (data == NULL) {
-		EVP_PKEY_free(ks->key);
-		return NULL;
+	if (EVP_PKEY_sign_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0 ||
+	    EVP_PKEY_sign(ctx, *sig, &len, digest, dlen) <= 0) {
+		char m[160];
+		err = as4_diag_set(d, AS4_E_CRYPTO, "RSA signature failed: %s",
+		                   wss_ssl_err(m, sizeof(m)));
+		goto out;
 	}
-	xmlSecKeyPtr key = xmlSecKeyCreate();
-	if (key == NULL || xmlSecKeySetValue(key, data) < 0) {
-		xmlSecKeyDataDestroy(data);
-		xmlSecKeyDestroy(key);
-		return NULL;
+	*sig_len = len;
+out:
+	if (err != AS4_OK) {
+		free(*sig);
+		*sig = NULL;
 	}
-	return key;
+	ERR_clear_error();
+	EVP_PKEY_CTX_free(ctx);
+	return err;
 }
 
 as4_err wss_keystore_unwrap(const struct as4_keystore *ks, const EVP_MD *oaep_md,

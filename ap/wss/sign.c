@@ -148,7 +148,6 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
                  const struct as4_limits *lim, struct as4_signed_refs *refs, struct as4_diag *d)
 {
 	as4_err err = AS4_OK;
-	xmlSecKeyPtr key = NULL;
 	xmlNode *sig = NULL;
 	const char *msg_id = NULL;
 	const char *body_id = NULL;
@@ -228,15 +227,8 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
 			goto out;
 		}
 	}
-	key = wss_keystore_xmlsec_key(signer);
-	if (key == NULL) {
-		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
-		goto out;
-	}
-	bool ok = false;
-	err = wss_dsig_signed_info(sig, key, true, &ok, d);
-	if (err != AS4_OK || !ok) {
-		err = as4_diag_set(d, AS4_E_CRYPTO, "the signature could not be created");
+	err = wss_dsig_sign(sig, signer, d);
+	if (err != AS4_OK) {
 		goto out;
 	}
 	/* KeyInfo after signing: it is not signed */
@@ -255,8 +247,5 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
 		err = wss_collect_refs(as4_xml_child(sig, AS4_NS_DS, "SignedInfo"), refs, d);
 	}
 out:
-	if (key != NULL) {
-		xmlSecKeyDestroy(key);
-	}
 	return err;
 }

@@ -9,7 +9,7 @@
  * payload part (so a signature over a decoy cannot vouch for them); the signer is resolved,
  * its key size and trust are checked (phase 1: an untrusted sender never makes us spend a
  * private-key operation on decryption). Once the attachments are decrypted, every reference
- * and the SignatureValue are verified with xmlsec's transforms (phase 2, dsig.c).
+ * and the SignatureValue are verified (phase 2, dsig.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +17,6 @@
 
 #include <openssl/err.h>
 #include <openssl/sha.h>
-#include <xmlsec/xmlsec.h>
-#include <xmlsec/openssl/evp.h>
 
 #include "as4/str.h"
 #include "as4/time.h"
@@ -645,27 +643,6 @@ static as4_err check_signer(const struct as4_wss_open_params *p, const struct ws
 	                    res->signer_subject != NULL ? res->signer_subject : "?");
 }
 
-static xmlSecKeyPtr public_key(X509 *cert)
-{
-	EVP_PKEY *pub = X509_get_pubkey(cert);
-	if (pub == NULL) {
-		ERR_clear_error();
-		return NULL;
-	}
-	xmlSecKeyDataPtr data = xmlSecOpenSSLEvpKeyAdopt(pub);
-	if (data == NULL) {
-		EVP_PKEY_free(pub);
-		return NULL;
-	}
-	xmlSecKeyPtr key = xmlSecKeyCreate();
-	if (key == NULL || xmlSecKeySetValue(key, data) < 0) {
-		xmlSecKeyDataDestroy(data);
-		xmlSecKeyDestroy(key);
-		return NULL;
-	}
-	return key;
-}
-
 /* Which part a reference names, for messages ("eb:Messaging", "SOAP Body", "cid:..."). */
 static const char *ref_what(const struct wss_env *e, xmlNode *ref)
 {
@@ -726,13 +703,8 @@ as4_err wss_verify_finish(const struct as4_wss_open_params *p, const struct wss_
 		                    ref_what(e, bad));
 	}
 	/* the signer is already resolved and checked: KeyInfo is not read again */
-	xmlSecKeyPtr key = public_key(v->signer);
-	if (key == NULL) {
-		return as4_diag_set(d, AS4_E_SIG_INVALID, "the signer's public key cannot be used");
-	}
 	bool valid = false;
-	err = wss_dsig_signed_info(v->signature, key, false, &valid, d);
-	xmlSecKeyDestroy(key);
+	err = wss_dsig_verify(v->signature, v->signer, &valid, d);
 	if (err != AS4_OK) {
 		return err;
 	}

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <xmlsec/xmlsec.h>
 #include <xmlsec/crypto.h>
@@ -20,6 +22,73 @@
 
 /* STYLE rule 13: one-time library initialisation is one of the three pieces of global state. */
 static bool initialised;
+
+/*
+ * Algorithms fetched once (read-only after as4_wss_global_init): with OpenSSL 3 every use of
+ * EVP_sha256() or EVP_aes_128_gcm() fetches the implementation from the provider again.
+ */
+static EVP_MD *sha_1, *sha_224, *sha_256, *sha_384, *sha_512;
+static EVP_CIPHER *gcm_128, *gcm_192, *gcm_256;
+
+const EVP_MD *wss_sha(unsigned bits)
+{
+	switch (bits) {
+	case 1:
+		return sha_1 != NULL ? sha_1 : EVP_sha1();
+	case 224:
+		return sha_224 != NULL ? sha_224 : EVP_sha224();
+	case 256:
+		return sha_256 != NULL ? sha_256 : EVP_sha256();
+	case 384:
+		return sha_384 != NULL ? sha_384 : EVP_sha384();
+	case 512:
+		return sha_512 != NULL ? sha_512 : EVP_sha512();
+	default:
+		return NULL;
+	}
+}
+
+const EVP_CIPHER *wss_aes_gcm(size_t key_len)
+{
+	switch (key_len) {
+	case 16:
+		return gcm_128 != NULL ? gcm_128 : EVP_aes_128_gcm();
+	case 24:
+		return gcm_192 != NULL ? gcm_192 : EVP_aes_192_gcm();
+	case 32:
+		return gcm_256 != NULL ? gcm_256 : EVP_aes_256_gcm();
+	default:
+		return NULL;
+	}
+}
+
+static void fetch_algorithms(void)
+{
+	/* a failed fetch leaves NULL: wss_sha() and wss_aes_gcm() fall back to the built-ins */
+	sha_1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+	sha_224 = EVP_MD_fetch(NULL, "SHA2-224", NULL);
+	sha_256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	sha_384 = EVP_MD_fetch(NULL, "SHA2-384", NULL);
+	sha_512 = EVP_MD_fetch(NULL, "SHA2-512", NULL);
+	gcm_128 = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+	gcm_192 = EVP_CIPHER_fetch(NULL, "AES-192-GCM", NULL);
+	gcm_256 = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	ERR_clear_error();
+}
+
+static void free_algorithms(void)
+{
+	EVP_MD *mds[] = {sha_1, sha_224, sha_256, sha_384, sha_512};
+	EVP_CIPHER *ciphers[] = {gcm_128, gcm_192, gcm_256};
+	for (size_t i = 0; i < AS4_ARRAY_LEN(mds); i++) {
+		EVP_MD_free(mds[i]);
+	}
+	for (size_t i = 0; i < AS4_ARRAY_LEN(ciphers); i++) {
+		EVP_CIPHER_free(ciphers[i]);
+	}
+	sha_1 = sha_224 = sha_256 = sha_384 = sha_512 = NULL;
+	gcm_128 = gcm_192 = gcm_256 = NULL;
+}
 
 as4_err as4_wss_global_init(void)
 {
@@ -40,12 +109,14 @@ as4_err as4_wss_global_init(void)
 	 * (References are resolved by this module, dsig.c never passes xmlsec a URI.)
 	 */
 	xmlSecIOCleanupCallbacks();
+	fetch_algorithms();
 	initialised = true;
 	return AS4_OK;
 }
 
 void as4_wss_global_cleanup(void)
 {
+	free_algorithms();
 	xmlSecCryptoShutdown();
 	xmlSecCryptoAppShutdown();
 	xmlSecShutdown();

@@ -3,12 +3,13 @@
  * Helpers shared by the files of the security layer (not a public contract, STYLE rule 17).
  *
  * Split of the layer:
- *   keystore.c    the only file that touches private keys (sign key for xmlsec, RSA-OAEP unwrap)
+ *   keystore.c    the only file that touches private keys (RSA signature, RSA-OAEP unwrap)
  *   truststore.c  trust anchors and path validation at a given time
  *   x509.c        certificate helpers: subject text, SKI, issuer/serial, PKIPath, key size
  *   env.c         SOAP structure, Id uniqueness and registration, small DOM writers
  *   swa.c         SwA 1.1: cid: resolution and Attachment-Content-Signature-Transform input
- *   dsig.c        XML Signature steps with xmlsec transforms (c14n, digests, RSA)
+ *   c14n.c        exclusive XML canonicalisation of a subtree, streamed
+ *   dsig.c        XML Signature steps: reference digests, SignedInfo signature (OpenSSL EVP)
  *   sign.c        ds:Signature on the sending side
  *   verify.c      ds:Signature checks on the receiving side (structure, signer, then dsig.c)
  *   crypt.c       attachment encryption and decryption (EncryptedKey, EncryptedData, AES-GCM)
@@ -25,7 +26,6 @@
 #include <libxml/tree.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include <xmlsec/keys.h>
 
 #include "as4/blob.h"
 #include "as4/compiler.h"
@@ -92,11 +92,13 @@
 const char *wss_keystore_token(const struct as4_keystore *ks, bool pkipath);
 
 /*
- * A new xmlsec key wrapping the keystore's private key (a reference, not a copy), for
- * xmlsec's signature transforms. NULL on failure (out of memory). The caller destroys it
- * (xmlSecKeyDestroy; xmlSecDSigCtxFinalize does so for a signKey it was given).
+ * RSA PKCS#1 v1.5 signature with the keystore's private key over digest (dlen bytes, made
+ * with md) into a new heap block *sig (free()) of *sig_len bytes. AS4_E_CRYPTO, AS4_E_NOMEM.
+ * Thread-safe.
  */
-xmlSecKeyPtr wss_keystore_xmlsec_key(const struct as4_keystore *ks);
+AS4_MUST_CHECK as4_err wss_keystore_sign(const struct as4_keystore *ks, const EVP_MD *md,
+                                         const uint8_t *digest, size_t dlen, uint8_t **sig,
+                                         size_t *sig_len, struct as4_diag *d);
 
 /*
  * RSA-OAEP decryption of an EncryptedKey with the keystore's private key: oaep_md is the
@@ -280,25 +282,72 @@ typedef int (*wss_emit_fn)(void *ctx, const uint8_t *p, size_t n);
 AS4_MUST_CHECK as4_err wss_swa_content(const struct as4_part *part, const struct as4_limits *lim,
                                        wss_emit_fn emit, void *ctx, struct as4_diag *d);
 
-/* ---- dsig.c: XML Signature steps with xmlsec transforms --------------------------------- */
+/* ---- c14n.c: Exclusive XML Canonicalization -------------------------------------------- */
 
 /*
- * Digest one ds:Reference with xmlsec: target (an element: the Reference's Transforms, i.e.
- * exclusive C14N, applied to a compact copy) or part (an attachment: its SwA content); then
- * its DigestMethod. sign: write the DigestValue; else *match tells whether it equals the
+ * Exclusive XML Canonicalization 1.0 without comments of el and its descendants (the subset a
+ * same-document "#id" reference selects), streamed to emit in pieces of up to 2 KiB.
+ * prefix_list is the InclusiveNamespaces PrefixList as written (NULL = none). The bytes are
+ * those libxml2 2.9's xmlC14NExecute (XML_C14N_EXCLUSIVE_1_0) renders for that subset, but
+ * only the subtree is walked and nothing is copied. The document is not changed.
+ * Errors: AS4_E_SIG_INVALID (a relative or malformed namespace URI in scope, a node canonical
+ * XML cannot render, such as an entity reference), AS4_E_INTERNAL (emit failed),
+ * AS4_E_NOMEM, AS4_E_INVAL (el is not an element).
+ */
+AS4_MUST_CHECK as4_err wss_c14n(xmlNode *el, const char *prefix_list, wss_emit_fn emit, void *ctx,
+                                struct as4_diag *d);
+
+/*
+ * The parameter of an exc-c14n Transform or CanonicalizationMethod element: *prefix_list
+ * (borrowed from the document) is the PrefixList of its ec:InclusiveNamespaces child, NULL
+ * when it has none. AS4_E_SIG_INVALID for any other content (xmlsec refused it too).
+ */
+AS4_MUST_CHECK as4_err wss_c14n_method(const xmlNode *method, const char **prefix_list,
+                                       struct as4_diag *d);
+
+/* ---- dsig.c: XML Signature steps ---------------------------------------------------------- */
+
+/*
+ * The digests and ciphers of the profile, fetched once by as4_wss_global_init() (OpenSSL 3
+ * looks an algorithm up again at every use of EVP_sha256() and friends); before that, or
+ * when a fetch failed, the built-in objects. bits: 1 (SHA-1), 224, 256, 384, 512; key_len 16,
+ * 24, 32. NULL for other values.
+ */
+const EVP_MD *wss_sha(unsigned bits);
+const EVP_CIPHER *wss_aes_gcm(size_t key_len);
+
+/* ds:DigestMethod URI -> digest (SHA-256/384/512), or NULL. */
+const EVP_MD *wss_digest_by_uri(const char *uri);
+
+/* ds:SignatureMethod URI -> digest of rsa-sha256/384/512, or NULL. */
+const EVP_MD *wss_sig_digest_by_uri(const char *uri);
+
+/*
+ * Digest one ds:Reference: target (an element: exclusive C14N of its subtree as the
+ * Reference's one exc-c14n Transform says) or part (an attachment: its SwA content), with its
+ * DigestMethod. sign: write the DigestValue; else *match tells whether it equals the
  * DigestValue. Errors: AS4_E_SIG_INVALID (unsupported transform or digest, malformed
- * DigestValue, XML attachment that cannot be canonicalised), AS4_E_NOMEM, AS4_E_INTERNAL.
+ * DigestValue, content that cannot be canonicalised), AS4_E_NOMEM, AS4_E_INTERNAL.
  */
 AS4_MUST_CHECK as4_err wss_dsig_reference(xmlNode *ref, xmlNode *target,
                                           const struct as4_part *part, const struct as4_limits *lim,
                                           bool sign, bool *match, struct as4_diag *d);
 
 /*
- * Canonicalise the SignedInfo of signature and sign it with key (writing SignatureValue) or
- * verify its SignatureValue with key (*valid). key stays the caller's.
+ * Canonicalise the SignedInfo of signature (its CanonicalizationMethod: exc-C14N), digest it
+ * as its SignatureMethod (rsa-sha256/384/512) says and sign it with ks, writing the
+ * SignatureValue. AS4_E_SIG_INVALID (method not supported), AS4_E_CRYPTO, AS4_E_NOMEM.
  */
-AS4_MUST_CHECK as4_err wss_dsig_signed_info(xmlNode *signature, xmlSecKeyPtr key, bool sign,
-                                            bool *valid, struct as4_diag *d);
+AS4_MUST_CHECK as4_err wss_dsig_sign(xmlNode *signature, const struct as4_keystore *ks,
+                                     struct as4_diag *d);
+
+/*
+ * Verify the SignatureValue of signature over its canonical SignedInfo with the public key
+ * of cert (RSA PKCS#1 v1.5): *valid. AS4_E_SIG_INVALID (method not supported, key not RSA,
+ * SignatureValue not base64), AS4_E_NOMEM.
+ */
+AS4_MUST_CHECK as4_err wss_dsig_verify(xmlNode *signature, X509 *cert, bool *valid,
+                                       struct as4_diag *d);
 
 /* ---- sign.c / verify.c ----------------------------------------------------------------- */
 

@@ -19,8 +19,9 @@
  *
  * Nothing is ever fetched: references are same-document "#id" (resolved by ids whose
  * uniqueness was checked) or "cid:" (the message's own parts); xmlsec's IO handlers are
- * removed at global initialisation. Signature steps use xmlsec's c14n, digest and RSA
- * transforms; the SwA transforms, RSA-OAEP and AES-GCM use OpenSSL 3 EVP.
+ * removed at global initialisation (xmlsec itself is only used by the SMP client now).
+ * Exclusive C14N is this module's own streaming implementation (byte-identical to libxml2's,
+ * checked by test_c14n); digests, RSA signatures, RSA-OAEP and AES-GCM use OpenSSL 3 EVP.
  *
  * Keys: private keys exist only inside struct as4_keystore (ap/wss/keystore.c, STYLE rule 23).
  * Certificates are OpenSSL X509 objects; functions that keep one take their own reference.
@@ -49,8 +50,10 @@
 /*
  * One-time xmlsec/OpenSSL set-up (STYLE rule 13); call from main after as4_xml_global_init()
  * and before threads start. Removes xmlsec's file/network IO handlers and silences its
- * stderr error output. A second call is a no-op. AS4_E_INTERNAL when xmlsec cannot start
- * (or its library does not match the headers). Not thread-safe.
+ * stderr error output; fetches the digests and ciphers of the profile once (OpenSSL 3 would
+ * look them up at every use; released by as4_wss_global_cleanup()). A second call is a
+ * no-op. AS4_E_INTERNAL when xmlsec cannot start (or its library does not match the
+ * headers). Not thread-safe.
  */
 AS4_MUST_CHECK as4_err as4_wss_global_init(void);
 

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <xmlsec/xmlsec.h>
+#include <xmlsec/app.h>
 #include <xmlsec/crypto.h>
 #include <xmlsec/templates.h>
 #include <xmlsec/xmldsig.h>
@@ -551,7 +552,10 @@ static void xmlsec_io_locked_down(void **state)
 		xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
 		assert_non_null(ctx);
 		ctx->enabledReferenceUris = xmlSecTransformUriTypeAny;
-		ctx->signKey = wss_keystore_xmlsec_key(C.ap1);
+		/* a usable key, so that only the reference can make signing fail */
+		ctx->signKey = xmlSecCryptoAppKeyLoad(FX_DATA "/ap1.key.pem",
+		                                      xmlSecKeyDataFormatPem, NULL, NULL, NULL);
+		assert_non_null(ctx->signKey);
 		assert_true(xmlSecDSigCtxSign(ctx, sig) < 0);
 		xmlSecDSigCtxDestroy(ctx);
 		xmlUnlinkNode(ref);
