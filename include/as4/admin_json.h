@@ -18,10 +18,11 @@
 #include "as4/err.h"
 
 /*
- * Parse len bytes of JSON (UTF-8, one value, nothing after it). Refuses more than max_depth
- * levels of nesting (checked before jansson builds anything), duplicate object keys, and
- * anything over max_len bytes. *out owns a new reference. AS4_E_PARSE with a diagnostic
- * "line 3 column 14: ..." or AS4_E_LIMIT.
+ * Parse len bytes of JSON (RFC 8259, UTF-8; one object or array, nothing but whitespace
+ * after it) into jansson values. Refuses more than max_depth levels of nesting (before they
+ * cost stack), duplicate object keys, NUL in strings (also as \u0000), integers outside
+ * json_int_t, reals that overflow, and anything over max_len bytes. *out owns a new
+ * reference. AS4_E_PARSE with a diagnostic "line 3 column 14: ..." or AS4_E_LIMIT. Thread-safe.
  */
 AS4_MUST_CHECK as4_err as4_json_parse(const uint8_t *buf, size_t len, size_t max_len,
                                       size_t max_depth, json_t **out, struct as4_diag *d);
