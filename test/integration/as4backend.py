@@ -98,8 +98,9 @@ class Backend:
 
 
 class Capture:
-    """Plain-HTTP proxy to an MSH URL (TLS checked against cafile) keeping what it forwards:
-    captured is a list of (request Content-Type, request body, status, response body).
+    """Plain-HTTP proxy to an MSH URL (TLS checked against cafile; plain HTTP when cafile is
+    None) keeping what it forwards: captured is a list of (request Content-Type, request
+    body, status, response body).
 
     fixed_status: answer every request with this HTTP status (and no ebMS signal) instead of
     forwarding it.
@@ -126,9 +127,12 @@ class Capture:
                 if fixed is not None:
                     status, rtype, data = fixed, "text/plain", b"unavailable\n"
                 else:
-                    ctx = ssl.create_default_context(cafile=cafile)
-                    conn = http.client.HTTPSConnection("127.0.0.1", target_port, context=ctx,
-                                                       timeout=60)
+                    if cafile is None:
+                        conn = http.client.HTTPConnection("127.0.0.1", target_port, timeout=60)
+                    else:
+                        ctx = ssl.create_default_context(cafile=cafile)
+                        conn = http.client.HTTPSConnection("127.0.0.1", target_port,
+                                                           context=ctx, timeout=60)
                     try:
                         conn.request("POST", "/as4", body=body,
                                      headers={"Content-Type": ctype})

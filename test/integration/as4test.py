@@ -103,11 +103,14 @@ class AccessPoint:
 
     parties: dict name -> {"ids": [(type, value), ...], "endpoint": url or None, "cert": path,
                            "dynamic": bool (any access point of a network: ids [(type, None)])}
+             (an id without a type has type None: its value is a URI)
     pmodes: dict file name -> YAML text
+    keystore: (key path, certificate path) of the AS4 key pair (default: the party's key of the
+              development PKI, which also serves TLS)
     """
 
     def __init__(self, wd, name, party, parties, pmodes, extra_yaml="", msh_port=None,
-                 api_port=None, tls=True):
+                 api_port=None, tls=True, keystore=None):
         self.wd = wd
         self.name = name
         self.dir = os.path.join(wd.path, name)
@@ -135,14 +138,15 @@ class AccessPoint:
             lines += ["      enabled: true", "      cert: %s" % cert, "      key: %s" % key]
         else:
             lines += ["      enabled: false"]
+        as4_key, as4_cert = keystore or (key, cert)
         lines += [
             "  api:",
             "    address: 127.0.0.1",
             "    port: %d" % self.api_port,
             "keystore:",
             "  signing:",
-            "    key: %s" % key,
-            "    cert: %s" % cert,
+            "    key: %s" % as4_key,
+            "    cert: %s" % as4_cert,
             "truststores:",
             "  as4: [%s]" % os.path.join(wd.pki, "ca.pem"),
             "  tls: [%s]" % os.path.join(wd.pki, "ca.pem"),
@@ -152,9 +156,11 @@ class AccessPoint:
             lines.append("  - name: %s" % pname)
             lines.append("    ids:")
             for t, v in p["ids"]:
-                lines.append("      - type: %s" % t)
-                if v is not None:
-                    lines.append("        value: %s" % v)
+                # an id without a type (its value is a URI) or without a value (dynamic party)
+                kv = [("type", t), ("value", v)]
+                kv = ["%s: %s" % (k, json.dumps(x)) for k, x in kv if x is not None]
+                lines.append("      - " + kv[0])
+                lines += ["        " + x for x in kv[1:]]
             if p.get("dynamic"):
                 lines.append("    dynamic: true")
             if p.get("endpoint"):
