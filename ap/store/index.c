@@ -53,8 +53,7 @@ static bool has_files(const struct as4_msgrec *r)
 	return r->raw_file != NULL;
 }
 
-/* Put or delete every (tag, value) entry rec is indexed under. */
-static void each_entry(struct stxn *t, const struct as4_msgrec *r, bool del)
+void store_idx_collect(const struct as4_msgrec *r, struct store_idx_set *s)
 {
 	char gln[4][14];
 	const char *ends[4] = {r->from.value, r->to.value, r->original_sender, r->final_recipient};
@@ -88,20 +87,59 @@ static void each_entry(struct stxn *t, const struct as4_msgrec *r, bool del)
 	        {IDX_MEDCOM, r->medcom_message_id},
 	        {IDX_FILES, has_files(r) ? as4_dir_text(r->dir) : NULL},
 	};
-	uint8_t key[IDX_KEY_MAX];
+	_Static_assert(AS4_ARRAY_LEN(e) == IDX_ENTRIES, "IDX_ENTRIES counts the entries");
+	s->n = 0;
 	for (size_t i = 0; i < AS4_ARRAY_LEN(e); i++) {
 		if (e[i].v == NULL || (e[i].v[0] == '\0' && e[i].tag != IDX_TIME)) {
 			continue;
 		}
-		size_t kn = store_idx_key(e[i].tag, e[i].v, r->created_ms, r->id, key);
+		s->len[s->n] = store_idx_key(e[i].tag, e[i].v, r->created_ms, r->id, s->key[s->n]);
+		s->n++;
+	}
+}
+
+static bool in_set(const struct store_idx_set *s, const uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->len[i] == len && memcmp(s->key[i], key, len) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Put or delete every (tag, value) entry rec is indexed under. */
+static void each_entry(struct stxn *t, const struct as4_msgrec *r, bool del)
+{
+	struct store_idx_set s;
+	store_idx_collect(r, &s);
+	for (size_t i = 0; i < s.n; i++) {
 		if (del) {
-			store_tx_del(t, DB_IDX, key, kn);
+			store_tx_del(t, DB_IDX, s.key[i], s.len[i]);
 		} else {
 			/* The same value at two ends (from == to) gives the same key: overwrite. */
-			store_tx_put(t, DB_IDX, key, kn, "", 0);
+			store_tx_put(t, DB_IDX, s.key[i], s.len[i], "", 0);
 		}
 	}
 }
+
+void store_idx_update(struct stxn *t, const struct store_idx_set *before,
+                      const struct as4_msgrec *rec)
+{
+	struct store_idx_set after;
+	store_idx_collect(rec, &after);
+	for (size_t i = 0; i < before->n; i++) {
+		if (!in_set(&after, before->key[i], before->len[i])) {
+			store_tx_del(t, DB_IDX, before->key[i], before->len[i]);
+		}
+	}
+	for (size_t i = 0; i < after.n; i++) {
+		if (!in_set(before, after.key[i], after.len[i])) {
+			store_tx_put(t, DB_IDX, after.key[i], after.len[i], "", 0);
+		}
+	}
+}
+
 
 void store_idx_put_all(struct stxn *t, const struct as4_msgrec *rec)
 {

@@ -121,6 +121,8 @@ static void pmode_counter(struct stxn *t, const struct as4_msgrec *rec, int64_t 
  * entry, inbox membership and the per-state counters. Called with add=false before a record
  * changes and add=true after, so every derived entry always matches the stored record.
  */
+static void derived_rest(struct stxn *t, const struct as4_msgrec *rec, bool add);
+
 static void derived(struct stxn *t, const struct as4_msgrec *rec, bool add)
 {
 	if (add) {
@@ -128,6 +130,12 @@ static void derived(struct stxn *t, const struct as4_msgrec *rec, bool add)
 	} else {
 		store_idx_del_all(t, rec);
 	}
+	derived_rest(t, rec, add);
+}
+
+/* derived() without the search indexes: the due entry, the inbox and the counters. */
+static void derived_rest(struct stxn *t, const struct as4_msgrec *rec, bool add)
+{
 	uint8_t k[16];
 	if (due_state(rec->state)) {
 		store_be64_put(k, (uint64_t)rec->next_due_ms);
@@ -247,7 +255,10 @@ static void apply_update(struct stxn *t, struct as4_msgrec *rec, const struct as
 		return;
 	}
 	enum as4_msg_state from = rec->state;
-	derived(t, rec, false);
+	/* the writer thread's stack: 5 KB of keys */
+	struct store_idx_set before;
+	store_idx_collect(rec, &before);
+	derived_rest(t, rec, false);
 	rec->state = u->to;
 	rec->updated_ms = c->now;
 	if (u->ebms_code != NULL) {
@@ -290,7 +301,8 @@ static void apply_update(struct stxn *t, struct as4_msgrec *rec, const struct as
 	if (u->to == AS4_ST_BACKEND_ACKED) {
 		rec->acked = true;
 	}
-	derived(t, rec, true);
+	derived_rest(t, rec, true);
+	store_idx_update(t, &before, rec);
 	tx_event(t, rec, from, u->reason, u->ebms_code, u->detail, c->now);
 	tx_save(t, rec);
 }

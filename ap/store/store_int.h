@@ -309,6 +309,23 @@ size_t store_idx_key(enum store_idx tag, const char *value, int64_t created_ms, 
 /* Add or remove every index entry of rec. */
 void store_idx_put_all(struct stxn *t, const struct as4_msgrec *rec);
 void store_idx_del_all(struct stxn *t, const struct as4_msgrec *rec);
+/* Index entries a record can have at most. */
+#define IDX_ENTRIES 19u
+/* The index keys of one version of a record. */
+struct store_idx_set {
+	size_t n;
+	size_t len[IDX_ENTRIES];
+	uint8_t key[IDX_ENTRIES][IDX_KEY_MAX];
+};
+/* The index keys rec has now (its id and created time must be set). */
+void store_idx_collect(const struct as4_msgrec *rec, struct store_idx_set *s);
+/*
+ * Bring the index from the keys in before to those rec has now: only the entries that differ
+ * are deleted or added, so a state change leaves the pages of unchanged entries (parties,
+ * action, conversation, MessageId...) untouched instead of rewriting them in every commit.
+ */
+void store_idx_update(struct stxn *t, const struct store_idx_set *before,
+                      const struct as4_msgrec *rec);
 
 /* ---- ops.c: write operations, run by the writer inside a (nested) transaction ---- */
 void store_op_run(struct stxn *t, struct wop *op);
