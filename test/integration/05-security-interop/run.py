@@ -47,6 +47,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from as4test import *  # noqa: E402,F401,F403
 from as4backend import Capture  # noqa: E402
