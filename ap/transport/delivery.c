@@ -805,6 +805,13 @@ void as4_delivery_kick(struct as4_delivery *dl)
 	pthread_mutex_unlock(&dl->lock);
 }
 
+void as4_delivery_kick_received(struct as4_delivery *dl, const struct as4_config *cfg)
+{
+	if (any_webhook(cfg)) {
+		as4_delivery_kick(dl);
+	}
+}
+
 void as4_delivery_stop(struct as4_delivery *dl)
 {
 	if (dl == NULL) {

@@ -474,7 +474,7 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 	            "received from %s: %zu payload(s), stored as %llu, Receipt %s", rec.from.value,
 	            m->n_payloads, (unsigned long long)rec.id, receipt.message_id);
 	answer_signal(resp, &receipt);
-	as4_delivery_kick(ap->delivery);
+	as4_delivery_kick_received(ap->delivery, cfg);
 	as4_metrics_observe(&ap->metrics.recv_latency_us_sum, &ap->metrics.recv_latency_count,
 	                    ap->metrics.recv_latency_buckets,
 	                    (uint64_t)((as4_time_mono_ns() - t0) / 1000));

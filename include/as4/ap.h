@@ -207,6 +207,14 @@ AS4_MUST_CHECK as4_err as4_delivery_start(struct as4_ap *ap, struct as4_delivery
 /* Wake the delivery thread (a message was received or a notification queued). NULL ok. */
 void as4_delivery_kick(struct as4_delivery *dl);
 
+/*
+ * A message was received: wake the delivery thread only when cfg names a delivery webhook
+ * (webhooks.delivery_url, a participant's or a PMode's); without one the inbox waits for
+ * GET /inbox and a wake-up per message would only cost a context switch and a store read.
+ * NULL ok. Thread-safe.
+ */
+void as4_delivery_kick_received(struct as4_delivery *dl, const struct as4_config *cfg);
+
 /* Stop the delivery thread after the request in progress (bounded by webhooks.timeout). */
 void as4_delivery_stop(struct as4_delivery *dl);
 
