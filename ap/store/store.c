@@ -329,7 +329,6 @@ static void store_free(struct as4_store *st)
 	pthread_rwlock_destroy(&st->maplock);
 	pthread_mutex_destroy(&st->qlock);
 	pthread_cond_destroy(&st->qcond);
-	pthread_cond_destroy(&st->donecond);
 	free(st->dir);
 	free(st->spool_dir);
 	free(st);
@@ -376,7 +375,6 @@ as4_err as4_store_open(const char *data_dir, const struct as4_store_opts *opts,
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&st->qlock, NULL);
 	pthread_cond_init(&st->qcond, NULL);
-	pthread_cond_init(&st->donecond, NULL);
 
 	char envdir[4096];
 	char spool[4096];

@@ -36,6 +36,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -180,7 +181,8 @@ struct wop {
 	struct as4_diag diag;
 	as4_store_done_fn done; /* NULL: a blocking caller waits for finished */
 	void *ctx;
-	bool finished;  /* set by the writer (under qlock) for blocking callers */
+	bool finished;  /* set by the writer for blocking callers, before it posts wake */
+	sem_t wake;     /* blocking callers: posted once when the op is finished */
 	bool committed; /* writer: durable in an earlier transaction of this batch */
 };
 
@@ -198,7 +200,6 @@ struct as4_store {
 
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;    /* the writer waits for work */
-	pthread_cond_t donecond; /* blocking callers wait for their op */
 	struct wop *head, *tail;
 	bool stopping;
 	bool writer_running;

@@ -7,6 +7,7 @@
  * only then wakes the callers. Files made obsolete by the batch are deleted after the commit.
  */
 #include <errno.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,12 +261,12 @@ static void *writer_main(void *arg)
 				batch[i] = t;
 			}
 		}
-		pthread_mutex_lock(&st->qlock);
+		/* each caller is woken alone: a broadcast woke every waiting caller per batch */
 		for (size_t i = na; i < n; i++) {
-			batch[i]->finished = true;
+			struct wop *op = batch[i];
+			op->finished = true;
+			sem_post(&op->wake); /* op may be gone after this */
 		}
-		pthread_cond_broadcast(&st->donecond);
-		pthread_mutex_unlock(&st->qlock);
 		for (size_t i = 0; i < na; i++) {
 			batch[i]->done(batch[i]->ctx, batch[i]->err, &batch[i]->diag);
 		}
@@ -306,6 +307,9 @@ as4_err store_writer_submit(struct as4_store *st, struct wop *op)
 	}
 	op->next = NULL;
 	op->finished = false;
+	if (op->done == NULL) {
+		sem_init(&op->wake, 0, 0);
+	}
 	if (st->tail != NULL) {
 		st->tail->next = op;
 	} else {
@@ -317,9 +321,10 @@ as4_err store_writer_submit(struct as4_store *st, struct wop *op)
 		pthread_mutex_unlock(&st->qlock);
 		return AS4_OK;
 	}
-	while (!op->finished) {
-		pthread_cond_wait(&st->donecond, &st->qlock);
-	}
 	pthread_mutex_unlock(&st->qlock);
+	while (sem_wait(&op->wake) != 0) {
+		/* EINTR: a signal; the writer posts exactly once */
+	}
+	sem_destroy(&op->wake);
 	return op->err;
 }
