@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * AS4 compression: round trips at every level, gzip written by other tools (the system gzip,
- * Holodeck's payloads, optional header fields), every refusal with its diagnostic (raw zlib,
- * corrupt data, CRC and length trailers, truncation, trailing bytes, size and ratio caps) and
- * a large mapped payload streamed in bounded resident memory.
+ * AS4 compression: round trips at every level and window size, gzip written by other tools
+ * (the system gzip, Holodeck's payloads, optional header fields), every refusal with its
+ * diagnostic (raw zlib, corrupt data, CRC and length trailers, truncation, trailing bytes, size
+ * and ratio caps) and a large mapped payload streamed in bounded resident memory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +29,8 @@
 #endif
 
 #define BIG (64u * 1024 * 1024)
+/* zlib's MIN_LOOKAHEAD: how much less than the window a match may reach back */
+#define ZLIB_LOOKAHEAD_T 262u
 
 static const char *tmp_dir(void)
 {
@@ -143,6 +145,53 @@ static void test_round_trip_levels(void **state)
 	assert_int_equal(sizes[0], sizes[6]); /* 0 = zlib's default level 6 */
 	assert_true(sizes[9] <= sizes[1]);
 	free(text);
+}
+
+/*
+ * Small inputs get a window sized to them: a repeat as far back as the input allows must
+ * still be found (a block of random bytes at the start and again at the very end, closer to
+ * the input's length than zlib's lookahead, saves about its length), at every size around the
+ * window steps.
+ */
+static void test_window_fits_input(void **state)
+{
+	(void)state;
+	static const size_t lens[] = {2000,  3800,  4096,  7900,  8192,  16122,
+	                              16123, 16384, 16385, 32506, 32768, 40000};
+	const size_t m = 200;
+	uint32_t x = 99;
+	for (size_t i = 0; i < AS4_ARRAY_LEN(lens); i++) {
+		size_t n = lens[i];
+		uint8_t *p = malloc(n);
+		assert_non_null(p);
+		for (size_t k = 0; k < n; k++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			p[k] = (uint8_t)(x >> 11);
+		}
+		struct as4_blob plain;
+		struct as4_blob z;
+		struct as4_blob back;
+		struct as4_diag d;
+		assert_int_equal(gz(p, n, 6, &plain, &d), AS4_OK);
+		for (size_t k = 0; k < m; k++) {
+			p[n - m + k] = p[k]; /* the first block again at the far end */
+		}
+		assert_int_equal(gz(p, n, 6, &z, &d), AS4_OK);
+		if (n <= 32768 - ZLIB_LOOKAHEAD_T && z.len + m / 2 > plain.len) {
+			fail_msg("%zu bytes: %zu compressed (%zu without the repeat): the repeat "
+			         "%zu bytes back was missed",
+			         n, z.len, plain.len, n - m);
+		}
+		assert_int_equal(gunzip(z.data, z.len, 1000, BIG, &back, &d), AS4_OK);
+		assert_int_equal(back.len, n);
+		assert_memory_equal(back.data, p, n);
+		as4_blob_cleanup(&back);
+		as4_blob_cleanup(&z);
+		as4_blob_cleanup(&plain);
+		free(p);
+	}
 }
 
 static void test_empty_payload(void **state)
@@ -456,6 +505,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_round_trip_levels),
+	        cmocka_unit_test(test_window_fits_input),
 	        cmocka_unit_test(test_empty_payload),
 	        cmocka_unit_test(test_system_gzip_with_file_name),
 	        cmocka_unit_test(test_optional_header_fields),
