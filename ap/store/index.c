@@ -140,7 +140,6 @@ void store_idx_update(struct stxn *t, const struct store_idx_set *before,
 	}
 }
 
-
 void store_idx_put_all(struct stxn *t, const struct as4_msgrec *rec)
 {
 	each_entry(t, rec, false);

@@ -199,7 +199,7 @@ struct as4_store {
 	pthread_rwlock_t maplock;
 
 	pthread_mutex_t qlock;
-	pthread_cond_t qcond;    /* the writer waits for work */
+	pthread_cond_t qcond; /* the writer waits for work */
 	struct wop *head, *tail;
 	bool stopping;
 	bool writer_running;

@@ -52,8 +52,8 @@ static void accepts_what_jansson_accepts(void **state)
 	        "{}",
 	        "[]",
 	        " \t\r\n{ \"a\" : 1 } \n",
-	        "{\"pmode\":\"p\",\"payloads\":[{\"mime_type\":\"application/xml\","
-	        "\"content\":\"PGE+PC9hPg==\"}]}",
+	        ("{\"pmode\":\"p\",\"payloads\":[{\"mime_type\":\"application/xml\","
+	         "\"content\":\"PGE+PC9hPg==\"}]}"),
 	        "[1,-1,0,-0,123456789012345678,-9223372036854775808,9223372036854775807]",
 	        "[1.5,-0.25,1e3,1E-3,2.5e+10,0.0,-0.0,1e-400]",
 	        "[true,false,null,[],{},[[]],{\"a\":{}}]",
@@ -185,9 +185,9 @@ static void agrees_with_jansson_on_mutations(void **state)
 {
 	(void)state;
 	static const char *const seeds[] = {
-	        "{\"pmode\":\"b\",\"message_id\":\"m-1@x\",\"payloads\":[{\"mime_type\":"
-	        "\"application/xml\",\"content\":\"PGVudHJ5PjxpZCB2YWx1ZT0iMSIvPjwvZW50cnk+\","
-	        "\"compress\":true,\"properties\":[{\"name\":\"a\",\"value\":\"\\u00e9\"}]}]}",
+	        ("{\"pmode\":\"b\",\"message_id\":\"m-1@x\",\"payloads\":[{\"mime_type\":"
+	         "\"application/xml\",\"content\":\"PGVudHJ5PjxpZCB2YWx1ZT0iMSIvPjwvZW50cnk+\","
+	         "\"compress\":true,\"properties\":[{\"name\":\"a\",\"value\":\"\\u00e9\"}]}]}"),
 	        "[1,-2.5e3,true,false,null,\"caf\xc3\xa9 \\ud83d\\ude00\",{\"k\":[0,{}]}]",
 	        "{\"id\":\"p\",\"security\":{\"sign\":\"rsa-sha256\"},\"limits\":[1e2,42]}",
 	};
