@@ -7,7 +7,9 @@
 #include "as4/gzip.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <zlib.h>
 
@@ -59,47 +61,110 @@ static void deflate_shape(size_t len, int *wbits, int *mem_level)
 	*mem_level = w < 15 ? 6 : 8;
 }
 
-as4_err as4_gzip_compress(const struct as4_blob *in, int level, struct as4_sink *out,
-                          struct as4_diag *d)
+/*
+ * A deflate stream kept between payloads. deflateReset() only clears the hash; a new stream
+ * allocates and clears all of zlib's state. The shape (window, memLevel) is fixed at init, so
+ * a payload of another shape re-initialises the stream.
+ */
+struct as4_deflater {
+	z_stream z;
+	bool live; /* z initialised */
+	int wbits;
+	int mem_level;
+	int level;
+	uint8_t *buf; /* CHUNK bytes of output */
+};
+
+struct as4_deflater *as4_deflater_new(void)
 {
-	if (in == NULL || out == NULL) {
+	struct as4_deflater *g = calloc(1, sizeof(*g));
+	if (g != NULL) {
+		g->buf = malloc(CHUNK);
+		if (g->buf == NULL) {
+			free(g);
+			g = NULL;
+		}
+	}
+	return g;
+}
+
+void as4_deflater_free(struct as4_deflater *g)
+{
+	if (g == NULL) {
+		return;
+	}
+	if (g->live) {
+		deflateEnd(&g->z);
+	}
+	free(g->buf);
+	free(g);
+}
+
+/* Make g's stream ready for a payload of len bytes at level (1..9). A zlib result code. */
+static int deflater_ready(struct as4_deflater *g, size_t len, int level)
+{
+	int wbits = GZIP_WBITS;
+	int mem_level = 8;
+	deflate_shape(len, &wbits, &mem_level);
+	if (g->live && g->wbits == wbits && g->mem_level == mem_level) {
+		int zr = deflateReset(&g->z);
+		if (zr == Z_OK && g->level != level) {
+			/* on a reset stream nothing is flushed: this only sets the level */
+			zr = deflateParams(&g->z, level, Z_DEFAULT_STRATEGY);
+		}
+		if (zr == Z_OK) {
+			g->level = level;
+			return Z_OK;
+		}
+	}
+	if (g->live) {
+		deflateEnd(&g->z);
+		g->live = false;
+	}
+	memset(&g->z, 0, sizeof(g->z));
+	int zr = deflateInit2(&g->z, level, Z_DEFLATED, wbits, mem_level, Z_DEFAULT_STRATEGY);
+	if (zr == Z_OK) {
+		g->live = true;
+		g->wbits = wbits;
+		g->mem_level = mem_level;
+		g->level = level;
+	}
+	return zr;
+}
+
+as4_err as4_gzip_compress_with(struct as4_deflater *g, const struct as4_blob *in, int level,
+                               struct as4_sink *out, struct as4_diag *d)
+{
+	if (g == NULL || in == NULL || out == NULL) {
 		return as4_diag_set(d, AS4_E_INVAL, "as4_gzip_compress: missing argument");
 	}
 	if (level < 0 || level > 9) {
 		return as4_diag_set(d, AS4_E_INVAL, "gzip level %d (1 to 9, 0 = default)", level);
 	}
-	uint8_t *buf = malloc(CHUNK);
-	if (buf == NULL) {
-		return as4_diag_set(d, AS4_E_NOMEM, "out of memory for gzip");
-	}
-	z_stream z = {0};
-	int wbits = GZIP_WBITS;
-	int mem_level = 8;
-	deflate_shape(in->len, &wbits, &mem_level);
-	int zr = deflateInit2(&z, level == 0 ? 6 : level, Z_DEFLATED, wbits, mem_level,
-	                      Z_DEFAULT_STRATEGY);
+	int zr = deflater_ready(g, in->len, level == 0 ? 6 : level);
 	if (zr != Z_OK) {
-		free(buf);
 		return as4_diag_set(d, zr == Z_MEM_ERROR ? AS4_E_NOMEM : AS4_E_INTERNAL,
 		                    "gzip: deflateInit2 failed (%d)", zr);
 	}
+	z_stream *z = &g->z;
+	uint8_t *buf = g->buf;
 	as4_err err = AS4_OK;
 	size_t off = 0;
 	size_t dropped = 0;
 	int flush = Z_NO_FLUSH;
 	do {
-		if (z.avail_in == 0 && flush == Z_NO_FLUSH) {
-			feed(&z, in, &off);
+		if (z->avail_in == 0 && flush == Z_NO_FLUSH) {
+			feed(z, in, &off);
 			flush = off == in->len ? Z_FINISH : Z_NO_FLUSH;
 		}
-		z.next_out = buf;
-		z.avail_out = CHUNK;
-		zr = deflate(&z, flush);
+		z->next_out = buf;
+		z->avail_out = CHUNK;
+		zr = deflate(z, flush);
 		if (zr == Z_STREAM_ERROR) {
 			err = as4_diag_set(d, AS4_E_INTERNAL, "gzip: deflate failed");
 			break;
 		}
-		size_t have = CHUNK - z.avail_out;
+		size_t have = CHUNK - z->avail_out;
 		if (have > 0) {
 			err = as4_sink_write(out, buf, have);
 			if (err != AS4_OK) {
@@ -110,8 +175,29 @@ as4_err as4_gzip_compress(const struct as4_blob *in, int level, struct as4_sink 
 		}
 		drop_behind(in, off, &dropped);
 	} while (zr != Z_STREAM_END);
-	deflateEnd(&z);
-	free(buf);
+	/* the input is borrowed: the stream must not keep a pointer into it */
+	z->next_in = Z_NULL;
+	z->avail_in = 0;
+	if (err != AS4_OK) {
+		/* a stream left mid-way is not reused */
+		deflateEnd(z);
+		g->live = false;
+	}
+	return err;
+}
+
+as4_err as4_gzip_compress(const struct as4_blob *in, int level, struct as4_sink *out,
+                          struct as4_diag *d)
+{
+	if (in == NULL || out == NULL) {
+		return as4_diag_set(d, AS4_E_INVAL, "as4_gzip_compress: missing argument");
+	}
+	struct as4_deflater *g = as4_deflater_new();
+	if (g == NULL) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory for gzip");
+	}
+	as4_err err = as4_gzip_compress_with(g, in, level, out, d);
+	as4_deflater_free(g);
 	return err;
 }
 

@@ -95,7 +95,9 @@ static as4_err compress_part(const struct as4_msg_out_params *p, const struct as
 	}
 	struct as4_sink sink;
 	as4_sink_init(&sink, p->spool_dir, p->limits->mem_spool_threshold, max);
-	as4_err err = as4_gzip_compress(in, p->gzip_level, &sink, d);
+	as4_err err = p->deflater != NULL
+	                      ? as4_gzip_compress_with(p->deflater, in, p->gzip_level, &sink, d)
+	                      : as4_gzip_compress(in, p->gzip_level, &sink, d);
 	if (err == AS4_OK) {
 		err = as4_sink_finish(&sink, &part->data);
 		if (err != AS4_OK) {

@@ -18,6 +18,7 @@
 
 #include "as4/ap.h"
 #include "as4/discovery.h"
+#include "as4/gzip.h"
 #include "as4/http_client.h"
 #include "as4/log.h"
 #include "as4/msg.h"
@@ -118,8 +119,9 @@ static void attempt_cleanup(struct attempt *a)
 }
 
 /* Seal and POST one message; fill a with the outcome. */
-static void try_send(struct as4_ap *ap, struct as4_http_client *http, struct as4_runtime *rt,
-                     const struct as4_pmode *pm, const struct as4_msgrec *rec, struct attempt *a,
+static void try_send(struct as4_ap *ap, struct as4_http_client *http, struct as4_deflater *gz,
+                     struct as4_runtime *rt, const struct as4_pmode *pm,
+                     const struct as4_msgrec *rec, struct attempt *a,
                      struct as4_msg_out **sealed_out)
 {
 	const struct as4_config *cfg = rt->cfg;
@@ -215,6 +217,7 @@ static void try_send(struct as4_ap *ap, struct as4_http_client *http, struct as4
 	op.id_domain = as4_ap_id_domain(cfg);
 	op.limits = &cfg->limits;
 	op.spool_dir = ap->tmp_dir;
+	op.deflater = gz;
 	/* a receiver that stored an earlier attempt answers with that copy's Receipt */
 	op.stable_ids = true;
 	a->err = as4_msg_out_seal(&op, &sub, &sealed, d);
@@ -391,9 +394,9 @@ static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct a
 	free(refs);
 }
 
-/* Send one claimed message with the worker's runtime and client, and record the outcome. */
+/* Send one claimed message with the worker's runtime, client and compressor; record the outcome. */
 static void process(struct as4_ap *ap, struct as4_runtime *rt, struct as4_http_client *http,
-                    struct as4_msgrec *rec)
+                    struct as4_deflater *gz, struct as4_msgrec *rec)
 {
 	const struct as4_pmode *pm = as4_pmode_find(rt->cfg->pmodes, rec->pmode_id);
 	struct attempt a;
@@ -439,7 +442,7 @@ static void process(struct as4_ap *ap, struct as4_runtime *rt, struct as4_http_c
 		 * failed send) */
 		a.err = as4_discovery_resolve(ap, rt, pm, rec, &a.diag);
 		if (a.err == AS4_OK) {
-			try_send(ap, http, rt, pm, rec, &a, &sealed);
+			try_send(ap, http, gz, rt, pm, rec, &a, &sealed);
 			as4_discovery_attempted(rt, pm, rec, a.err);
 		}
 		settle(ap, pm, rec, &a, sealed, rt->cfg->webhooks.notification_url);
@@ -474,6 +477,8 @@ static void *worker_main(void *arg)
 	struct as4_ap *ap = s->ap;
 	struct as4_http_client *http = NULL;
 	struct as4_runtime *rt = NULL;
+	/* NULL (out of memory) only costs a fresh zlib state per payload */
+	struct as4_deflater *gz = as4_deflater_new();
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		s->idle++;
@@ -501,11 +506,12 @@ static void *worker_main(void *arg)
 		} else {
 			as4_runtime_put(now_rt);
 		}
-		process(ap, rt, http, &rec);
+		process(ap, rt, http, gz, &rec);
 		as4_msgrec_cleanup(&rec);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
+	as4_deflater_free(gz);
 	as4_http_client_free(http);
 	as4_runtime_put(rt);
 	return NULL;

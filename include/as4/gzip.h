@@ -24,6 +24,28 @@ AS4_MUST_CHECK as4_err as4_gzip_compress(const struct as4_blob *in, int level, s
                                          struct as4_diag *d);
 
 /*
+ * A gzip compressor whose zlib state is kept between payloads: as4_gzip_compress() sets up
+ * and tears down that state (allocations and a cleared hash table) for every call, which for
+ * a small payload costs as much as compressing it. One per thread that compresses many.
+ */
+struct as4_deflater;
+
+/* A new compressor; NULL when out of memory. Free with as4_deflater_free(). */
+struct as4_deflater *as4_deflater_new(void);
+
+/* Free g and its zlib state. NULL ok. */
+void as4_deflater_free(struct as4_deflater *g);
+
+/*
+ * as4_gzip_compress() with g's state, reset for this payload (re-initialised when the payload
+ * needs another window size). Same arguments, output and errors; AS4_E_INVAL also for a NULL
+ * g. g keeps no pointer into in or out after the call.
+ * Thread safety: g has one user at a time.
+ */
+AS4_MUST_CHECK as4_err as4_gzip_compress_with(struct as4_deflater *g, const struct as4_blob *in,
+                                              int level, struct as4_sink *out, struct as4_diag *d);
+
+/*
  * Gunzip in into out. Requires a gzip header (not raw zlib or deflate), accepts one member
  * (trailing bytes after it, a second member included, are an error). The optional header
  * fields (FEXTRA, FNAME, FCOMMENT, FHCRC) are accepted; CRC-32 and ISIZE are checked.

@@ -263,6 +263,8 @@ struct as4_submission {
 	size_t n_payloads;
 };
 
+struct as4_deflater;
+
 struct as4_msg_out_params {
 	const struct as4_pmode *pmode;     /* required: compression and security come from it */
 	const struct as4_keystore *signer; /* required when pmode->security.sign */
@@ -272,6 +274,8 @@ struct as4_msg_out_params {
 	const char *spool_dir;             /* compressed/encrypted parts above the limits'
 	                                      mem_spool_threshold; NULL = memory */
 	int gzip_level;                    /* 1..9; 0 = 6 */
+	/* zlib state reused across messages (as4/gzip.h; one thread at a time); NULL = new */
+	struct as4_deflater *deflater;
 	/*
 	 * Give eb:Messaging and the SOAP Body wsu:Ids derived from the MessageId instead of
 	 * random ones. With the same submission (MessageId, timestamp_ms, Content-IDs,

@@ -431,6 +431,70 @@ static void test_compress_errors(void **state)
 	free(text);
 }
 
+/* gzip with a reused compressor into a fresh memory blob. */
+static as4_err gz_with(struct as4_deflater *g, const void *p, size_t n, int level, size_t max,
+                       struct as4_blob *out, struct as4_diag *d)
+{
+	struct as4_blob in;
+	struct as4_sink s;
+	as4_blob_borrow(&in, p, n);
+	as4_sink_init(&s, NULL, max, max);
+	as4_diag_init(d);
+	as4_blob_init(out);
+	as4_err err = as4_gzip_compress_with(g, &in, level, &s, d);
+	if (err == AS4_OK) {
+		err = as4_sink_finish(&s, out);
+	}
+	as4_sink_cleanup(&s);
+	return err;
+}
+
+/*
+ * A reused compressor gives the very bytes of a fresh one, whatever came before (other sizes,
+ * levels, a failed call): a resend must sign the same digests as the first attempt.
+ */
+static void test_reused_deflater(void **state)
+{
+	(void)state;
+	struct as4_deflater *g = as4_deflater_new();
+	assert_non_null(g);
+	static const struct {
+		size_t n;
+		int level;
+	} runs[] = {{10240, 0}, {10240, 0}, {10240, 9}, {10240, 1}, {300, 6},
+	            {70000, 6}, {10240, 6}, {0, 6},     {16122, 6}, {16123, 6}};
+	for (size_t i = 0; i < AS4_ARRAY_LEN(runs); i++) {
+		uint8_t *text = make_text(runs[i].n + 1, (uint32_t)(i % 3) + 1);
+		struct as4_blob fresh;
+		struct as4_blob reused;
+		struct as4_blob back;
+		struct as4_diag d;
+		assert_int_equal(gz(text, runs[i].n, runs[i].level, &fresh, &d), AS4_OK);
+		assert_int_equal(gz_with(g, text, runs[i].n, runs[i].level, BIG, &reused, &d),
+		                 AS4_OK);
+		assert_int_equal(reused.len, fresh.len);
+		assert_memory_equal(reused.data, fresh.data, fresh.len);
+		assert_int_equal(gunzip(reused.data, reused.len, 1000, BIG, &back, &d), AS4_OK);
+		assert_int_equal(back.len, runs[i].n);
+		as4_blob_cleanup(&back);
+		as4_blob_cleanup(&reused);
+		as4_blob_cleanup(&fresh);
+		if (i == 4) {
+			/* a call that fails half-way (the sink is full) leaves g usable */
+			assert_int_equal(gz_with(g, text, runs[i].n, 6, 30, &reused, &d),
+			                 AS4_E_LIMIT);
+			as4_blob_cleanup(&reused);
+		}
+		free(text);
+	}
+	struct as4_blob out;
+	struct as4_diag d;
+	assert_int_equal(gz_with(g, "x", 1, 10, BIG, &out, &d), AS4_E_INVAL);
+	assert_int_equal(gz_with(NULL, "x", 1, 6, BIG, &out, &d), AS4_E_INVAL);
+	as4_deflater_free(g);
+	as4_deflater_free(NULL);
+}
+
 static long max_rss_kb(void)
 {
 	struct rusage ru;
@@ -513,6 +577,7 @@ int main(void)
 	        cmocka_unit_test(test_refusals),
 	        cmocka_unit_test(test_caps),
 	        cmocka_unit_test(test_compress_errors),
+	        cmocka_unit_test(test_reused_deflater),
 	        cmocka_unit_test(test_large_mapped_payload),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
