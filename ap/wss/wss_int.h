@@ -127,6 +127,30 @@ unsigned wss_cert_rsa_bits(X509 *cert);
 /* One-line RFC 2253 subject (or issuer when issuer is true) as a heap string; NULL = OOM. */
 char *wss_cert_name(X509 *cert, bool issuer);
 
+/* wss_cert_rsa_bits() and the subject of wss_cert_name() computed afresh (certinfo.c). */
+unsigned wss_cert_rsa_bits_uncached(X509 *cert);
+char *wss_cert_name_uncached(X509 *cert);
+
+/* ---- certinfo.c: per-certificate facts, computed once ---------------------------------- */
+
+/* What is read from a certificate for every message; immutable once made. */
+struct wss_cert_info {
+	uint8_t *der; /* its DER encoding */
+	size_t der_len;
+	char *subject;      /* wss_cert_name(cert, false) */
+	unsigned rsa_bits;  /* wss_cert_rsa_bits() */
+	bool times_ok;      /* the validity times could be read: */
+	int64_t not_before; /* notBefore, seconds since the epoch */
+	int64_t not_after;  /* notAfter, seconds since the epoch */
+};
+
+/*
+ * The facts of cert, computed on first use and kept in the certificate's ex_data (freed with
+ * it). Borrowed: valid as long as cert is. NULL when cert is NULL or memory ran out (callers
+ * then compute what they need themselves). Thread-safe.
+ */
+const struct wss_cert_info *wss_cert_info(X509 *cert);
+
 /*
  * Subject key identifier as it is sent: the extension when present, else RFC 5280 method 1
  * (SHA-1 of the subjectPublicKey bits). out must hold 64 bytes. False when no key.

@@ -47,6 +47,12 @@ const char *wss_ssl_err(char *buf, size_t cap)
 
 unsigned wss_cert_rsa_bits(X509 *cert)
 {
+	const struct wss_cert_info *info = wss_cert_info(cert);
+	return info != NULL ? info->rsa_bits : wss_cert_rsa_bits_uncached(cert);
+}
+
+unsigned wss_cert_rsa_bits_uncached(X509 *cert)
+{
 	EVP_PKEY *pk = X509_get0_pubkey(cert);
 	if (pk == NULL || !EVP_PKEY_is_a(pk, "RSA")) {
 		ERR_clear_error();
@@ -56,9 +62,8 @@ unsigned wss_cert_rsa_bits(X509 *cert)
 	return bits > 0 ? (unsigned)bits : 0;
 }
 
-char *wss_cert_name(X509 *cert, bool issuer)
+static char *name_text(const X509_NAME *name)
 {
-	const X509_NAME *name = issuer ? X509_get_issuer_name(cert) : X509_get_subject_name(cert);
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *out = NULL;
 	if (bio == NULL) {
@@ -75,6 +80,20 @@ char *wss_cert_name(X509 *cert, bool issuer)
 	}
 	BIO_free(bio);
 	return out;
+}
+
+char *wss_cert_name_uncached(X509 *cert)
+{
+	return name_text(X509_get_subject_name(cert));
+}
+
+char *wss_cert_name(X509 *cert, bool issuer)
+{
+	if (issuer) {
+		return name_text(X509_get_issuer_name(cert));
+	}
+	const struct wss_cert_info *info = wss_cert_info(cert);
+	return info != NULL ? as4_str_dup(info->subject) : wss_cert_name_uncached(cert);
 }
 
 bool wss_cert_ski(X509 *cert, uint8_t out[64], size_t *len)
@@ -293,6 +312,11 @@ char *wss_cert_serial_dec(X509 *cert)
 
 bool wss_cert_time_valid(X509 *cert, int64_t at_ms)
 {
+	const struct wss_cert_info *info = wss_cert_info(cert);
+	if (info != NULL && info->times_ok) {
+		int64_t s = at_ms / 1000;
+		return info->not_before <= s && info->not_after > s;
+	}
 	time_t t = (time_t)(at_ms / 1000);
 	/* X509_cmp_time: -1 when the certificate time is before or equal to t, 1 after, 0 error */
 	return X509_cmp_time(X509_get0_notBefore(cert), &t) == -1 &&
@@ -318,13 +342,20 @@ X509 *wss_cert_from_der_known(const uint8_t *der, size_t len, X509 *const *known
 {
 	/*
 	 * OpenSSL 3.0 spends most of a certificate parse in its public-key decoder (~0.1 ms):
-	 * a token that is byte for byte a certificate we already hold is not parsed again.
+	 * a token that is byte for byte a certificate we already hold is not parsed again (and
+	 * the known certificates' encodings are kept with them, see certinfo.c).
 	 */
 	for (size_t i = 0; i < n_known; i++) {
-		unsigned char *enc = NULL;
-		int l = known[i] != NULL ? i2d_X509(known[i], &enc) : 0;
-		bool same = l > 0 && (size_t)l == len && memcmp(enc, der, len) == 0;
-		OPENSSL_free(enc);
+		const struct wss_cert_info *info = wss_cert_info(known[i]);
+		bool same = false;
+		if (info != NULL) {
+			same = info->der_len == len && memcmp(info->der, der, len) == 0;
+		} else if (known[i] != NULL) {
+			unsigned char *enc = NULL;
+			int l = i2d_X509(known[i], &enc);
+			same = l > 0 && (size_t)l == len && memcmp(enc, der, len) == 0;
+			OPENSSL_free(enc);
+		}
 		if (same && X509_up_ref(known[i]) == 1) {
 			return known[i];
 		}
