@@ -55,6 +55,20 @@ static xmlNs *new_ns(xmlNode *node, const char *href, const char *prefix)
 	return xmlNewNs(node, (const xmlChar *)href, (const xmlChar *)prefix);
 }
 
+/* Copy a parsed ds:Reference under parent. */
+static as4_err add_reference_copy(xmlNode *parent, xmlNode *root, struct as4_diag *d)
+{
+	xmlNode *copy = xmlDocCopyNode(root, parent->doc, 1);
+	if (copy == NULL || xmlAddChild(parent, copy) == NULL) {
+		xmlFreeNode(copy);
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	if (xmlReconciliateNs(parent->doc, copy) < 0) {
+		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	}
+	return AS4_OK;
+}
+
 /* Copy one reference fragment (as4_signed_refs.xml) under parent. */
 static as4_err copy_reference_xml(xmlNode *parent, const char *xml, size_t i, struct as4_diag *d)
 {
@@ -69,16 +83,53 @@ static as4_err copy_reference_xml(xmlNode *parent, const char *xml, size_t i, st
 		xmlFreeDoc(frag);
 		return as4_diag_set(d, AS4_E_INVAL, "reference %zu is not a ds:Reference", i + 1);
 	}
-	xmlNode *copy = xmlDocCopyNode(root, parent->doc, 1);
+	err = add_reference_copy(parent, root, d);
 	xmlFreeDoc(frag);
-	if (copy == NULL || xmlAddChild(parent, copy) == NULL) {
-		xmlFreeNode(copy);
-		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	return err;
+}
+
+/*
+ * Every reference fragment parsed in one go, inside a wrapper element: one parser run instead
+ * of one per reference (each costs a parser context and a dictionary). NULL unless every
+ * fragment is present and the wrapper holds exactly one ds:Reference element per fragment and
+ * nothing else; then the fragments are taken one by one as before, with their own errors.
+ */
+static xmlDoc *parse_fragments(const struct as4_signed_refs *refs)
+{
+	static const char open[] = "<w>";
+	static const char close[] = "</w>";
+	size_t total = sizeof(open) + sizeof(close);
+	for (size_t i = 0; refs->xml != NULL && i < refs->n; i++) {
+		if (refs->xml[i] == NULL || refs->xml[i][0] == '\0' ||
+		    !as4_add_size(total, strlen(refs->xml[i]), &total)) {
+			return NULL;
+		}
 	}
-	if (xmlReconciliateNs(parent->doc, copy) < 0) {
-		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
+	if (refs->xml == NULL) {
+		return NULL;
 	}
-	return AS4_OK;
+	struct as4_buf b;
+	as4_buf_init(&b, total);
+	as4_err err = as4_buf_append(&b, open, sizeof(open) - 1);
+	for (size_t i = 0; i < refs->n && err == AS4_OK; i++) {
+		err = as4_buf_append(&b, refs->xml[i], strlen(refs->xml[i]));
+	}
+	if (err == AS4_OK) {
+		err = as4_buf_append(&b, close, sizeof(close) - 1);
+	}
+	xmlDoc *doc = NULL;
+	if (err == AS4_OK && as4_xml_parse(b.data, b.len, NULL, &doc, NULL) == AS4_OK) {
+		size_t n = 0;
+		for (xmlNode *c = xmlDocGetRootElement(doc)->children; c != NULL; c = c->next) {
+			n = as4_xml_is(c, AS4_NS_DS, "Reference") ? n + 1 : refs->n + 1;
+		}
+		if (n != refs->n) {
+			xmlFreeDoc(doc);
+			doc = NULL;
+		}
+	}
+	as4_buf_cleanup(&b);
+	return doc;
 }
 
 /* A ds:Reference from its parts (when no serialised fragment is available). */
@@ -125,6 +176,7 @@ as4_err as4_ebms3_build_receipt(const struct as4_receipt_spec *spec, xmlDoc **ou
 	as4_err err = AS4_OK;
 	xmlNode *messaging = NULL;
 	xmlNs *eb = NULL;
+	xmlDoc *frags = NULL;
 	xmlDoc *doc = ebms3_new_envelope(NULL, &messaging, NULL, &eb);
 	if (doc == NULL) {
 		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
@@ -166,6 +218,8 @@ as4_err as4_ebms3_build_receipt(const struct as4_receipt_spec *spec, xmlDoc **ou
 		goto out;
 	}
 	xmlSetNs(nr, ebbp);
+	frags = parse_fragments(spec->refs);
+	xmlNode *frag = frags != NULL ? xmlDocGetRootElement(frags)->children : NULL;
 	for (size_t i = 0; i < spec->refs->n && err == AS4_OK; i++) {
 		xmlNode *part = ebms3_add_elem(nr, ebbp, "MessagePartNRInformation");
 		if (part == NULL) {
@@ -173,7 +227,10 @@ as4_err as4_ebms3_build_receipt(const struct as4_receipt_spec *spec, xmlDoc **ou
 			break;
 		}
 		const char *xml = spec->refs->xml != NULL ? spec->refs->xml[i] : NULL;
-		if (xml != NULL && xml[0] != '\0') {
+		if (frag != NULL) {
+			err = add_reference_copy(part, frag, d);
+			frag = frag->next;
+		} else if (xml != NULL && xml[0] != '\0') {
 			err = copy_reference_xml(part, xml, i, d);
 		} else {
 			err = build_reference(part, ds, &spec->refs->refs[i], i, d);
@@ -184,6 +241,7 @@ out:
 		*out = doc;
 		doc = NULL;
 	}
+	xmlFreeDoc(frags);
 	xmlFreeDoc(doc);
 	return err;
 }

@@ -395,6 +395,49 @@ static void test_build_receipt_nri(void **state)
 	}
 }
 
+/*
+ * Every reference with its fragment: they are parsed together and copied in order; a
+ * fragment that is not exactly one element is still refused, naming it.
+ */
+static void test_build_receipt_fragments_together(void **state)
+{
+	(void)state;
+	struct as4_signed_refs refs;
+	make_refs(&refs, true);
+	char *xml[3] = {refs.xml[0],
+	                "<ds:Reference xmlns:ds=\"" AS4_NS_DS "\" URI=\"#body\"><ds:DigestMethod "
+	                "Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>"
+	                "<ds:DigestValue>AwQ=</ds:DigestValue></ds:Reference>",
+	                refs.xml[2]};
+	refs.xml = xml;
+	struct as4_receipt_spec spec = {"r-3@example.org", 0, "um-9@example.org", &refs, NULL};
+	xmlDoc *doc = NULL;
+	struct as4_diag d;
+	as4_diag_init(&d);
+	assert_int_equal(as4_ebms3_build_receipt(&spec, &doc, &d), AS4_OK);
+	struct parsed p;
+	serialize_and_parse(doc, &p);
+	xmlFreeDoc(doc);
+	assert_int_equal(p.m.signal.n_nri, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(p.m.signal.nri[i].uri, refs.refs[i].uri);
+		assert_string_equal(p.m.signal.nri[i].digest_value, refs.refs[i].digest_value);
+	}
+	release(&p);
+	const char *bad[] = {"<ds:Reference xmlns:ds=\"" AS4_NS_DS "\" URI=\"#a\"/>"
+	                     "<ds:Reference xmlns:ds=\"" AS4_NS_DS "\" URI=\"#b\"/>",
+	                     "text<ds:Reference xmlns:ds=\"" AS4_NS_DS "\" URI=\"#a\"/>",
+	                     "<Other/>"};
+	for (size_t i = 0; i < AS4_ARRAY_LEN(bad); i++) {
+		xml[1] = (char *)(uintptr_t)bad[i];
+		as4_diag_init(&d);
+		doc = NULL;
+		assert_int_not_equal(as4_ebms3_build_receipt(&spec, &doc, &d), AS4_OK);
+		assert_null(doc);
+		assert_non_null(strstr(d.text, "reference 2"));
+	}
+}
+
 static void test_build_receipt_user_message_copy(void **state)
 {
 	(void)state;
@@ -638,6 +681,7 @@ int main(void)
 	        cmocka_unit_test(test_parse_error),
 	        cmocka_unit_test(test_rejections),
 	        cmocka_unit_test(test_build_receipt_nri),
+	        cmocka_unit_test(test_build_receipt_fragments_together),
 	        cmocka_unit_test(test_build_receipt_user_message_copy),
 	        cmocka_unit_test(test_build_receipt_errors),
 	        cmocka_unit_test(test_build_error_with_fault),
