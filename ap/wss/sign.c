@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <xmlsec/crypto.h>
-#include <xmlsec/templates.h>
-#include <xmlsec/xmldsig.h>
-#include <xmlsec/xmltree.h>
-
 #include "as4/str.h"
 #include "as4/xml.h"
 #include "wss_int.h"
@@ -62,17 +57,74 @@ out:
 	return err;
 }
 
-static xmlSecTransformId sig_method(enum as4_sig_alg alg)
+static const char *sig_method(enum as4_sig_alg alg)
 {
 	switch (alg) {
 	case AS4_SIG_RSA_SHA384:
-		return xmlSecTransformRsaSha384Id;
+		return WSS_ALG_RSA_SHA384;
 	case AS4_SIG_RSA_SHA512:
-		return xmlSecTransformRsaSha512Id;
+		return WSS_ALG_RSA_SHA512;
 	case AS4_SIG_RSA_SHA256:
 	default:
-		return xmlSecTransformRsaSha256Id;
+		return WSS_ALG_RSA_SHA256;
 	}
+}
+
+/*
+ * A child element ns:name at the end of parent, with the line breaks xmlsec's templates put
+ * around elements ("\n" before the first child and after each one), so that a signature
+ * looks as it did when xmlsec built it. alg: its Algorithm attribute, or NULL.
+ */
+static xmlNode *add_line(xmlNode *parent, xmlNs *ns, const char *name, const char *alg)
+{
+	if (parent->children == NULL &&
+	    xmlAddChild(parent, xmlNewDocText(parent->doc, BAD_CAST "\n")) == NULL) {
+		return NULL;
+	}
+	xmlNode *el = wss_add(parent, ns, name);
+	if (el == NULL || xmlAddChild(parent, xmlNewDocText(parent->doc, BAD_CAST "\n")) == NULL ||
+	    (alg != NULL && xmlNewProp(el, BAD_CAST "Algorithm", BAD_CAST alg) == NULL)) {
+		return NULL;
+	}
+	return el;
+}
+
+/*
+ * ds:Signature with SignedInfo (exc-C14N, the signature method) and an empty SignatureValue,
+ * declaring ds itself (XMLDSig Core §4). *si gets the SignedInfo. Not yet in the document.
+ */
+static xmlNode *signature_template(xmlDoc *doc, const char *id, enum as4_sig_alg alg, xmlNode **si)
+{
+	xmlNode *sig = xmlNewDocNode(doc, NULL, BAD_CAST "Signature", NULL);
+	xmlNs *ds = sig != NULL ? xmlNewNs(sig, BAD_CAST AS4_NS_DS, BAD_CAST "ds") : NULL;
+	if (ds == NULL) {
+		xmlFreeNode(sig);
+		return NULL;
+	}
+	xmlSetNs(sig, ds);
+	*si = xmlNewProp(sig, BAD_CAST "Id", BAD_CAST id) != NULL
+	              ? add_line(sig, ds, "SignedInfo", NULL)
+	              : NULL;
+	if (*si == NULL || add_line(*si, ds, "CanonicalizationMethod", WSS_ALG_EXC_C14N) == NULL ||
+	    add_line(*si, ds, "SignatureMethod", sig_method(alg)) == NULL ||
+	    add_line(sig, ds, "SignatureValue", NULL) == NULL) {
+		xmlFreeNode(sig);
+		return NULL;
+	}
+	return sig;
+}
+
+/* A ds:Reference to uri with one Transform (alg) and SHA-256, its DigestValue still empty. */
+static bool add_reference(xmlNode *si, const char *uri, const char *transform)
+{
+	xmlNs *ds = si->ns;
+	xmlNode *ref = add_line(si, ds, "Reference", NULL);
+	xmlNode *trs = ref != NULL && xmlNewProp(ref, BAD_CAST "URI", BAD_CAST uri) != NULL
+	                       ? add_line(ref, ds, "Transforms", NULL)
+	                       : NULL;
+	return trs != NULL && add_line(trs, ds, "Transform", transform) != NULL &&
+	       add_line(ref, ds, "DigestMethod", WSS_ALG_SHA256) != NULL &&
+	       add_line(ref, ds, "DigestValue", NULL) != NULL;
 }
 
 /* A Content-ID that can be written as "cid:<id>" without escaping (WSS4J writes it raw). */
@@ -88,24 +140,6 @@ static bool cid_plain(const char *cid)
 		}
 	}
 	return true;
-}
-
-/*
- * ds:Transforms with the SwA Attachment-Content-Signature-Transform before the DigestMethod
- * of ref (xmlsec has no transform class for it: swa.c computes its output).
- */
-static bool add_swa_transform(xmlNode *ref)
-{
-	xmlNode *dm = as4_xml_child(ref, AS4_NS_DS, "DigestMethod");
-	xmlNode *trs =
-	        dm != NULL ? xmlNewDocNode(ref->doc, dm->ns, BAD_CAST "Transforms", NULL) : NULL;
-	if (trs == NULL || xmlAddPrevSibling(dm, trs) == NULL) {
-		xmlFreeNode(trs);
-		return false;
-	}
-	xmlNode *t = wss_add(trs, dm->ns, "Transform");
-	return t != NULL &&
-	       xmlNewProp(t, BAD_CAST "Algorithm", BAD_CAST WSS_SWA_CONTENT_SIG) != NULL;
 }
 
 /* wsse:BinarySecurityToken with our certificate (or chain as X509PKIPathv1). */
@@ -191,8 +225,8 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
 	if (wss_new_id(&g, "SIG-", sig_id, sizeof(sig_id)) != AS4_OK) {
 		return as4_diag_set(d, AS4_E_LIMIT, "id too long");
 	}
-	sig = xmlSecTmplSignatureCreateNsPref(e->doc, xmlSecTransformExclC14NId, sig_method(alg),
-	                                      BAD_CAST sig_id, BAD_CAST "ds");
+	xmlNode *si = NULL;
+	sig = signature_template(e->doc, sig_id, alg, &si);
 	if (sig == NULL || xmlAddChild(e->security, sig) == NULL) {
 		xmlFreeNode(sig);
 		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
@@ -203,18 +237,13 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
 			return as4_diag_set(d, AS4_E_INVAL, "Content-ID of attachment %zu too long",
 			                    i - 1);
 		}
-		xmlNodePtr ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, NULL,
-		                                                 BAD_CAST uri, NULL);
-		bool ok = ref != NULL && (i < 2 ? xmlSecTmplReferenceAddTransform(
-		                                          ref, xmlSecTransformExclC14NId) != NULL
-		                                : add_swa_transform(ref));
-		if (!ok) {
+		/* attachments: the SwA Attachment-Content-Signature-Transform (swa.c) */
+		if (!add_reference(si, uri, i < 2 ? WSS_ALG_EXC_C14N : WSS_SWA_CONTENT_SIG)) {
 			return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 		}
 	}
 	/* digests in SignedInfo order: eb:Messaging, Body, then the attachments */
 	size_t idx = 0;
-	xmlNode *si = as4_xml_child(sig, AS4_NS_DS, "SignedInfo");
 	for (xmlNode *r = as4_xml_child(si, AS4_NS_DS, "Reference"); r != NULL;
 	     r = as4_xml_next_elem(r), idx++) {
 		bool done = false;
@@ -232,7 +261,7 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
 		goto out;
 	}
 	/* KeyInfo after signing: it is not signed */
-	xmlNodePtr ki = xmlSecTmplSignatureEnsureKeyInfo(sig, NULL);
+	xmlNode *ki = add_line(sig, sig->ns, "KeyInfo", NULL);
 	xmlNs *wsse = ki != NULL ? wss_ns(ki, AS4_NS_WSSE, "wsse") : NULL;
 	xmlNode *str = wsse != NULL ? wss_add(ki, wsse, "SecurityTokenReference") : NULL;
 	xmlNode *r = str != NULL ? wss_add(str, wsse, "Reference") : NULL;
