@@ -83,7 +83,7 @@ static xmlNode *add_line(xmlNode *parent, xmlNs *ns, const char *name, const cha
 	}
 	xmlNode *el = wss_add(parent, ns, name);
 	if (el == NULL || xmlAddChild(parent, xmlNewDocText(parent->doc, BAD_CAST "\n")) == NULL ||
-	    (alg != NULL && xmlNewProp(el, BAD_CAST "Algorithm", BAD_CAST alg) == NULL)) {
+	    (alg != NULL && xmlNewProp(el, BAD_CAST "Algorithm", (const xmlChar *)alg) == NULL)) {
 		return NULL;
 	}
 	return el;
@@ -102,7 +102,7 @@ static xmlNode *signature_template(xmlDoc *doc, const char *id, enum as4_sig_alg
 		return NULL;
 	}
 	xmlSetNs(sig, ds);
-	*si = xmlNewProp(sig, BAD_CAST "Id", BAD_CAST id) != NULL
+	*si = xmlNewProp(sig, BAD_CAST "Id", (const xmlChar *)id) != NULL
 	              ? add_line(sig, ds, "SignedInfo", NULL)
 	              : NULL;
 	if (*si == NULL || add_line(*si, ds, "CanonicalizationMethod", WSS_ALG_EXC_C14N) == NULL ||
@@ -119,7 +119,7 @@ static bool add_reference(xmlNode *si, const char *uri, const char *transform)
 {
 	xmlNs *ds = si->ns;
 	xmlNode *ref = add_line(si, ds, "Reference", NULL);
-	xmlNode *trs = ref != NULL && xmlNewProp(ref, BAD_CAST "URI", BAD_CAST uri) != NULL
+	xmlNode *trs = ref != NULL && xmlNewProp(ref, BAD_CAST "URI", (const xmlChar *)uri) != NULL
 	                       ? add_line(ref, ds, "Transforms", NULL)
 	                       : NULL;
 	return trs != NULL && add_line(trs, ds, "Transform", transform) != NULL &&
@@ -162,7 +162,7 @@ static as4_err add_bst(xmlNode *sec, const struct as4_keystore *signer, bool pki
 	    xmlNewProp(bst, BAD_CAST "EncodingType", BAD_CAST WSS_ENC_BASE64) == NULL ||
 	    xmlNewProp(bst, BAD_CAST "ValueType",
 	               BAD_CAST(pkipath ? WSS_VT_PKIPATH : WSS_VT_X509V3)) == NULL ||
-	    xmlNewNsProp(bst, wsu, BAD_CAST "Id", BAD_CAST id) == NULL) {
+	    xmlNewNsProp(bst, wsu, BAD_CAST "Id", (const xmlChar *)id) == NULL) {
 		return as4_diag_set(d, AS4_E_NOMEM, "out of memory");
 	}
 	/* the token must come before the Signature that refers to it */
@@ -266,7 +266,7 @@ as4_err wss_sign(const struct as4_keystore *signer, enum as4_sig_alg alg, bool p
 	xmlNode *str = wsse != NULL ? wss_add(ki, wsse, "SecurityTokenReference") : NULL;
 	xmlNode *r = str != NULL ? wss_add(str, wsse, "Reference") : NULL;
 	if (as4_str_fmt(uri, sizeof(uri), "#%s", bst_id) != AS4_OK || r == NULL ||
-	    xmlNewProp(r, BAD_CAST "URI", BAD_CAST uri) == NULL ||
+	    xmlNewProp(r, BAD_CAST "URI", (const xmlChar *)uri) == NULL ||
 	    xmlNewProp(r, BAD_CAST "ValueType",
 	               BAD_CAST(pkipath ? WSS_VT_PKIPATH : WSS_VT_X509V3)) == NULL) {
 		err = as4_diag_set(d, AS4_E_NOMEM, "out of memory");
