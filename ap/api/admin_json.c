@@ -284,30 +284,40 @@ static json_t *jp_number(struct jparse *j)
 			p++;
 		}
 	}
-	char text[128];
+	/* strtod/strtoll need a terminated copy; a long one (1.000...0) goes to the heap */
+	char small[64];
 	size_t n = (size_t)(p - s);
-	if (n >= sizeof(text)) {
-		return jp_fail(j, s, "number too long");
+	char *text = n < sizeof(small) ? small : malloc(n + 1);
+	if (text == NULL) {
+		return jp_fail(j, s, "out of memory");
 	}
 	memcpy(text, s, n);
 	text[n] = '\0';
 	j->p = p;
 	errno = 0;
-	char *stop = NULL;
-	json_t *v;
+	json_t *v = NULL;
+	const char *bad = NULL;
 	if (real) {
 		/* the C locale's '.' (as4d never calls setlocale) */
-		double x = strtod(text, &stop);
+		double x = strtod(text, NULL);
 		if (errno == ERANGE && (x == HUGE_VAL || x == -HUGE_VAL)) {
-			return jp_fail(j, s, "real number overflow");
+			bad = "real number overflow";
+		} else {
+			v = json_real(x);
 		}
-		v = json_real(x);
 	} else {
-		long long x = strtoll(text, &stop, 10);
+		long long x = strtoll(text, NULL, 10);
 		if (errno == ERANGE) {
-			return jp_fail(j, s, "too big integer");
+			bad = "too big integer";
+		} else {
+			v = json_integer((json_int_t)x);
 		}
-		v = json_integer((json_int_t)x);
+	}
+	if (text != small) {
+		free(text);
+	}
+	if (bad != NULL) {
+		return jp_fail(j, s, bad);
 	}
 	return v != NULL ? v : jp_fail(j, s, "out of memory");
 }
