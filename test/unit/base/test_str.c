@@ -129,6 +129,85 @@ static void test_base64(void **state)
 	free(e);
 }
 
+/* The character-at-a-time decoder as4_b64_decode must agree with on every input. */
+static as4_err b64_reference(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out_len)
+{
+	static const char digits[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t o = 0;
+	size_t pad = 0;
+	size_t sextets = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			continue;
+		}
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		const char *d = c != '\0' ? strchr(digits, c) : NULL;
+		if (pad > 0 || d == NULL) {
+			return AS4_E_INVAL;
+		}
+		sextets++;
+		acc = (acc << 6) | (uint32_t)(d - digits);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= cap) {
+				return AS4_E_LIMIT;
+			}
+			out[o++] = (uint8_t)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (sextets % 4 == 1 || pad > 2 || (pad > 0 && (sextets + pad) % 4 != 0)) {
+		return AS4_E_INVAL;
+	}
+	*out_len = o;
+	return AS4_OK;
+}
+
+/* Random base64 with whitespace, padding, stray characters and small output buffers. */
+static void test_base64_random(void **state)
+{
+	(void)state;
+	static const char alphabet[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	        "AQgw+/==  \r\n\t!-_.\x80";
+	uint32_t x = 12345;
+	char in[200];
+	for (int round = 0; round < 200000; round++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		size_t n = x % sizeof(in);
+		bool clean = (x >> 8) % 4 != 0; /* mostly digits, as real data */
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			size_t span = clean && (x >> 20) % 50 != 0 ? 64 : sizeof(alphabet) - 1;
+			in[i] = alphabet[x % span];
+		}
+		size_t cap = (x >> 4) % 3 == 0 ? (x >> 6) % 160 : 160;
+		uint8_t a[160];
+		uint8_t b[160];
+		size_t na = 999;
+		size_t nb = 999;
+		as4_err ea = as4_b64_decode(in, n, a, cap, &na);
+		as4_err eb = b64_reference(in, n, b, cap, &nb);
+		assert_int_equal(ea, eb);
+		if (ea == AS4_OK) {
+			assert_int_equal(na, nb);
+			assert_memory_equal(a, b, na);
+		}
+	}
+}
+
 static void test_misc(void **state)
 {
 	(void)state;
@@ -162,7 +241,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_copy_and_fmt), cmocka_unit_test(test_case_and_trim),
 	        cmocka_unit_test(test_numbers),      cmocka_unit_test(test_base64),
-	        cmocka_unit_test(test_misc),
+	        cmocka_unit_test(test_misc),         cmocka_unit_test(test_base64_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
