@@ -121,18 +121,25 @@ static const char *escape_of(unsigned char ch, enum esc mode)
 	}
 }
 
+/* Per mode, the characters escape_of() replaces: runs between them are copied whole. */
+static bool special(unsigned char ch, enum esc mode)
+{
+	static const char *const sets[] = {"&<>\r", "&<\"\t\n\r", "\r"};
+	return ch < 0x3f && ch != '\0' && strchr(sets[mode], ch) != NULL;
+}
+
 static void put_escaped(struct c14n *c, const xmlChar *s, enum esc mode)
 {
 	const xmlChar *run = s;
-	for (const xmlChar *p = s; *p != '\0'; p++) {
-		const char *rep = escape_of(*p, mode);
-		if (rep != NULL) {
+	const xmlChar *p = s;
+	for (; *p != '\0'; p++) {
+		if (*p < 0x3f && special(*p, mode)) {
 			put(c, run, (size_t)(p - run));
-			puts_(c, rep);
+			puts_(c, escape_of(*p, mode));
 			run = p + 1;
 		}
 	}
-	put(c, run, strlen((const char *)run));
+	put(c, run, (size_t)(p - run));
 }
 
 /* ---- namespaces -------------------------------------------------------------------------- */
