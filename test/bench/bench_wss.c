@@ -569,7 +569,8 @@ int main(int argc, char **argv)
 			file = argv[i + 1];
 			continue;
 		}
-		if (as4_parse_size(argv[i + 1], &v) != AS4_OK || v == 0) {
+		if (as4_parse_size(argv[i + 1], &v) != AS4_OK ||
+		    (v == 0 && strcmp(argv[i], "--warmup") != 0)) {
 			fprintf(stderr, "bad value %s\n", argv[i + 1]);
 			return 2;
 		}
