@@ -2,7 +2,7 @@
 /*
  * ds:Signature checks on the receiving side.
  *
- * Before xmlsec sees the signature, its structure is checked here against the eDelivery AS4
+ * Before any digest is computed, the signature's structure is checked here against the AS4
  * profile: only the algorithms the profile allows; every reference either "#id" (resolved
  * through the ids registered after the uniqueness check) or "cid:" naming a part of this
  * message; the references cover exactly the eb:Messaging and Body being processed and every

@@ -414,8 +414,8 @@ AS4_MUST_CHECK as4_err wss_verify_prepare(const struct as4_wss_open_params *p,
                                           struct as4_diag *d);
 
 /*
- * Phase 2 (attachments are plaintext now): verify every reference and the SignatureValue with
- * xmlsec. Sets res->signature_valid and res->refs_valid. AS4_E_SIG_INVALID naming the first
+ * Phase 2 (attachments are plaintext now): verify every reference and the SignatureValue
+ * (dsig.c). Sets res->signature_valid and res->refs_valid. AS4_E_SIG_INVALID naming the first
  * failing reference.
  */
 AS4_MUST_CHECK as4_err wss_verify_finish(const struct as4_wss_open_params *p,
