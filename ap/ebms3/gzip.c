@@ -63,8 +63,8 @@ static void deflate_shape(size_t len, int *wbits, int *mem_level)
 
 /*
  * A deflate stream kept between payloads. deflateReset() only clears the hash; a new stream
- * allocates and clears all of zlib's state. The shape (window, memLevel) is fixed at init, so
- * a payload of another shape re-initialises the stream.
+ * allocates and clears all of zlib's state. The shape (window, memLevel) and the level are set
+ * at init, so a payload needing others re-initialises the stream.
  */
 struct as4_deflater {
 	z_stream z;
@@ -106,16 +106,10 @@ static int deflater_ready(struct as4_deflater *g, size_t len, int level)
 	int wbits = GZIP_WBITS;
 	int mem_level = 8;
 	deflate_shape(len, &wbits, &mem_level);
-	if (g->live && g->wbits == wbits && g->mem_level == mem_level) {
-		int zr = deflateReset(&g->z);
-		if (zr == Z_OK && g->level != level) {
-			/* on a reset stream nothing is flushed: this only sets the level */
-			zr = deflateParams(&g->z, level, Z_DEFAULT_STRATEGY);
-		}
-		if (zr == Z_OK) {
-			g->level = level;
-			return Z_OK;
-		}
+	/* another level re-initialises too: deflateParams() semantics vary across zlib versions */
+	if (g->live && g->wbits == wbits && g->mem_level == mem_level && g->level == level &&
+	    deflateReset(&g->z) == Z_OK) {
+		return Z_OK;
 	}
 	if (g->live) {
 		deflateEnd(&g->z);

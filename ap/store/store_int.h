@@ -324,6 +324,8 @@ void store_idx_collect(const struct as4_msgrec *rec, struct store_idx_set *s);
  * Bring the index from the keys in before to those rec has now: only the entries that differ
  * are deleted or added, so a state change leaves the pages of unchanged entries (parties,
  * action, conversation, MessageId...) untouched instead of rewriting them in every commit.
+ * The stored entries are always exactly store_idx_collect() of the stored record; a new kind
+ * of entry therefore needs a migration at open (transitions no longer re-add them all).
  */
 void store_idx_update(struct stxn *t, const struct store_idx_set *before,
                       const struct as4_msgrec *rec);
