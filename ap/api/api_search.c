@@ -310,7 +310,34 @@ static int64_t spool_size(struct api_req *r, const char *name)
 	return (int64_t)size;
 }
 
-/* What the stored Receipt says about itself (parsed by the ebMS layer, STYLE rule 11). */
+/* The summary of a readable Receipt into o (the same members whether stored or parsed). */
+static void receipt_summary(json_t *o, const struct as4_store_receipt_info *ri)
+{
+	json_object_set_new(o, "readable", json_boolean(ri->readable));
+	if (!ri->readable) {
+		return;
+	}
+	json_object_set_new(o, "kind",
+	                    json_string(ri->kind == AS4_STORE_SIGNAL_RECEIPT ? "receipt"
+	                                : ri->kind == AS4_STORE_SIGNAL_ERROR ? "error"
+	                                                                     : "other"));
+	json_object_set_new(o, "message_id", json_string(ri->message_id ? ri->message_id : ""));
+	if (ri->ref_to_message_id != NULL) {
+		json_object_set_new(o, "ref_to_message_id", json_string(ri->ref_to_message_id));
+	}
+	if (ri->timestamp_ms > 0) {
+		char t[AS4_TIME_TEXT_MAX];
+		as4_time_format(ri->timestamp_ms, t);
+		json_object_set_new(o, "timestamp", json_string(t));
+	}
+	json_object_set_new(o, "signed", json_boolean(ri->has_security));
+	json_object_set_new(o, "non_repudiation_references", json_integer((json_int_t)ri->n_nri));
+}
+
+/*
+ * What the stored Receipt says about itself: the summary kept in the record when the Receipt
+ * was stored, else parsed from the file by the ebMS layer (STYLE rule 11).
+ */
 static json_t *receipt_info(struct api_req *r, const struct as4_msgrec *rec)
 {
 	json_t *o = json_object();
@@ -319,6 +346,10 @@ static json_t *receipt_info(struct api_req *r, const struct as4_msgrec *rec)
 	}
 	json_object_set_new(o, "size", json_integer(spool_size(r, rec->receipt_file)));
 	json_object_set_new(o, "download", link_to(rec, "receipt"));
+	if (rec->receipt_info.known) {
+		receipt_summary(o, &rec->receipt_info);
+		return o;
+	}
 	struct as4_blob b;
 	as4_blob_init(&b);
 	struct as4_arena *arena = as4_arena_new(0);
@@ -331,30 +362,14 @@ static json_t *receipt_info(struct api_req *r, const struct as4_msgrec *rec)
 	    as4_store_spool_open(r->ap->store, rec->receipt_file, &b, &d) != AS4_OK) {
 		goto out;
 	}
-	if (as4_ebms3_parse_bytes(b.data, b.len, &r->rt->cfg->limits, arena, &doc, &m, &d) !=
-	            AS4_OK ||
-	    m.kind != AS4_UNIT_SIGNAL) {
-		/* a Receipt that came inside a MIME envelope: size and download only */
-		json_object_set_new(o, "readable", json_false());
-		goto out;
+	struct as4_store_receipt_info ri = {.known = true};
+	if (as4_ebms3_parse_bytes(b.data, b.len, &r->rt->cfg->limits, arena, &doc, &m, &d) ==
+	            AS4_OK &&
+	    m.kind == AS4_UNIT_SIGNAL) {
+		as4_ebms3_receipt_summary(&m, &ri);
 	}
-	const struct as4_signal_message *s = &m.signal;
-	json_object_set_new(o, "readable", json_true());
-	json_object_set_new(o, "kind",
-	                    json_string(s->kind == AS4_SIGNAL_RECEIPT ? "receipt"
-	                                : s->kind == AS4_SIGNAL_ERROR ? "error"
-	                                                              : "other"));
-	json_object_set_new(o, "message_id", json_string(s->message_id ? s->message_id : ""));
-	if (s->ref_to_message_id != NULL) {
-		json_object_set_new(o, "ref_to_message_id", json_string(s->ref_to_message_id));
-	}
-	if (s->timestamp_ms > 0) {
-		char t[AS4_TIME_TEXT_MAX];
-		as4_time_format(s->timestamp_ms, t);
-		json_object_set_new(o, "timestamp", json_string(t));
-	}
-	json_object_set_new(o, "signed", json_boolean(m.has_security));
-	json_object_set_new(o, "non_repudiation_references", json_integer((json_int_t)s->n_nri));
+	/* not readable: a Receipt that came inside a MIME envelope (size and download only) */
+	receipt_summary(o, &ri);
 out:
 	if (doc != NULL) {
 		xmlFreeDoc(doc);

@@ -1237,3 +1237,20 @@ bool as4_user_message_is_test(const struct as4_user_message *um)
 	       strcmp(um->service, AS4_TEST_SERVICE) == 0 &&
 	       strcmp(um->action, AS4_TEST_ACTION) == 0;
 }
+
+void as4_ebms3_receipt_summary(const struct as4_messaging *m, struct as4_store_receipt_info *out)
+{
+	const struct as4_signal_message *s = &m->signal;
+	memset(out, 0, sizeof(*out));
+	out->known = true;
+	out->readable = true;
+	out->kind = s->kind == AS4_SIGNAL_RECEIPT ? AS4_STORE_SIGNAL_RECEIPT
+	            : s->kind == AS4_SIGNAL_ERROR ? AS4_STORE_SIGNAL_ERROR
+	                                          : AS4_STORE_SIGNAL_OTHER;
+	/* the store's strings are not const: they are owned by records, never written here */
+	out->message_id = (char *)(uintptr_t)s->message_id;
+	out->ref_to_message_id = (char *)(uintptr_t)s->ref_to_message_id;
+	out->timestamp_ms = s->timestamp_ms;
+	out->has_security = m->has_security;
+	out->n_nri = (uint32_t)s->n_nri;
+}

@@ -565,3 +565,17 @@ out:
 	}
 	return err;
 }
+
+bool as4_msg_response_summary(const struct as4_msg *resp, struct as4_store_receipt_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	/* a MIME package would not parse as one envelope: that reader finds it unreadable */
+	if (resp == NULL || resp->doc == NULL || resp->ebms.kind != AS4_UNIT_SIGNAL ||
+	    resp->mime.n_parts != 1 || resp->mime.boundary != NULL ||
+	    resp->mime.parts[0].data.data != resp->body.data ||
+	    resp->mime.parts[0].data.len != resp->body.len) {
+		return false;
+	}
+	as4_ebms3_receipt_summary(&resp->ebms, out);
+	return true;
+}

@@ -205,6 +205,15 @@ static void set_str(struct stxn *t, char **dst, const char *src)
 	}
 }
 
+/* The summary of a Receipt being stored (NULL: none known). */
+static void set_rinfo(struct stxn *t, struct as4_store_receipt_info *dst,
+                      const struct as4_store_receipt_info *src)
+{
+	if (t->err == AS4_OK && !store_rinfo_copy(dst, src)) {
+		store_tx_fail(t, AS4_E_NOMEM, "store: out of memory");
+	}
+}
+
 static void replace_sigrefs(struct stxn *t, struct as4_msgrec *rec,
                             const struct as4_store_sigref *refs, size_t n)
 {
@@ -288,6 +297,7 @@ static void apply_update(struct stxn *t, struct as4_msgrec *rec, const struct as
 		file_forget(t, c->unlink, rec->receipt_file);
 		set_str(t, &rec->receipt_file, c->receipt->name);
 		file_adopt(t, rec->id, c->receipt);
+		set_rinfo(t, &rec->receipt_info, u->receipt_info);
 	}
 	if (u->to == AS4_ST_SENDING && from != AS4_ST_SENDING) {
 		rec->attempts++;
@@ -405,6 +415,7 @@ static void op_put(struct stxn *t, struct wop *op)
 	if (op->receipt_file >= 0) {
 		file_adopt(t, id, &op->files[op->receipt_file]);
 	}
+	set_rinfo(t, &rec->receipt_info, op->receipt_file >= 0 ? p->receipt_info : NULL);
 	derived(t, rec, true);
 	store_tx_counter_add(t, "msgs", 1);
 	if (rec->dir == AS4_DIR_IN) {

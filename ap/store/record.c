@@ -163,6 +163,8 @@ void as4_msgrec_cleanup(struct as4_msgrec *rec)
 	}
 	free(rec->signed_refs);
 	props_free(rec->props, rec->n_props);
+	free(rec->receipt_info.message_id);
+	free(rec->receipt_info.ref_to_message_id);
 	as4_msgrec_init(rec);
 }
 
@@ -262,6 +264,7 @@ enum {
 	T_PURGED,
 	T_N_EVENTS,
 	T_QUEUED,
+	T_RECEIPT_INFO, /* group of R_* fields, present when receipt_info.known */
 };
 
 /* Payload (nested) tags. */
@@ -269,6 +272,7 @@ enum { P_CID = 1, P_MIME, P_CHARSET, P_COMPRESSED, P_PROP, P_SIZE, P_SHA256, P_F
 /* Property / signed reference / event / audit tags. */
 enum { Q_NAME = 1, Q_TYPE, Q_VALUE };
 enum { S_URI = 1, S_METHOD, S_DIGEST };
+enum { R_READABLE = 1, R_KIND, R_MESSAGE_ID, R_REF_TO, R_TIMESTAMP, R_SECURITY, R_NRI };
 enum { E_TIME = 1, E_FROM, E_TO, E_REASON, E_CODE, E_DETAIL };
 enum { A_SEQ = 1, A_TIME, A_WHO, A_WHAT, A_TARGET, A_DETAIL };
 
@@ -396,6 +400,30 @@ static as4_err enc_payload(struct as4_buf *b, const struct as4_store_payload *p)
 	return err;
 }
 
+static as4_err enc_receipt_info(struct as4_buf *b, const struct as4_store_receipt_info *ri)
+{
+	as4_err err = put_u64(b, R_READABLE, ri->readable ? 1u : 0u);
+	if (err == AS4_OK && ri->readable) {
+		err = put_u64(b, R_KIND, (uint64_t)ri->kind);
+		if (err == AS4_OK) {
+			err = put_str(b, R_MESSAGE_ID, ri->message_id);
+		}
+		if (err == AS4_OK) {
+			err = put_str(b, R_REF_TO, ri->ref_to_message_id);
+		}
+		if (err == AS4_OK) {
+			err = put_u64(b, R_TIMESTAMP, zigzag(ri->timestamp_ms));
+		}
+		if (err == AS4_OK) {
+			err = put_u64(b, R_SECURITY, ri->has_security ? 1u : 0u);
+		}
+		if (err == AS4_OK) {
+			err = put_u64(b, R_NRI, ri->n_nri);
+		}
+	}
+	return err;
+}
+
 as4_err store_rec_encode(const struct as4_msgrec *r, struct as4_buf *b)
 {
 	const uint8_t head[2] = {REC_MAGIC, REC_VERSION};
@@ -470,6 +498,13 @@ as4_err store_rec_encode(const struct as4_msgrec *r, struct as4_buf *b)
 		}
 		if (err == AS4_OK) {
 			err = put_group(b, T_SIGREF, &in);
+		}
+	}
+	if (err == AS4_OK && r->receipt_info.known) {
+		as4_buf_reset(&in);
+		err = enc_receipt_info(&in, &r->receipt_info);
+		if (err == AS4_OK) {
+			err = put_group(b, T_RECEIPT_INFO, &in);
 		}
 	}
 	as4_buf_cleanup(&in);
@@ -671,6 +706,55 @@ static bool dec_sigref(const struct rd *v, struct as4_store_sigref *s, bool *nom
 	return !bad;
 }
 
+static bool dec_receipt_info(const struct rd *v, struct as4_store_receipt_info *ri, bool *nomem)
+{
+	struct rd r = *v, f;
+	unsigned tag;
+	bool bad = false;
+	uint64_t u = 0;
+	if (ri->known) {
+		return false; /* twice */
+	}
+	ri->known = true;
+	while (next_field(&r, &tag, &f, &bad)) {
+		bool ok = true;
+		switch (tag) {
+		case R_READABLE:
+			ok = val_u64(&f, &u) && u <= 1;
+			ri->readable = u == 1;
+			break;
+		case R_KIND:
+			ok = val_u64(&f, &u) && u <= AS4_STORE_SIGNAL_ERROR;
+			ri->kind = (enum as4_store_signal_kind)u;
+			break;
+		case R_MESSAGE_ID:
+			ok = val_str(&f, &ri->message_id, nomem);
+			break;
+		case R_REF_TO:
+			ok = val_str(&f, &ri->ref_to_message_id, nomem);
+			break;
+		case R_TIMESTAMP:
+			ok = val_u64(&f, &u);
+			ri->timestamp_ms = unzigzag(u);
+			break;
+		case R_SECURITY:
+			ok = val_u64(&f, &u) && u <= 1;
+			ri->has_security = u == 1;
+			break;
+		case R_NRI:
+			ok = val_u64(&f, &u) && u <= UINT32_MAX;
+			ri->n_nri = (uint32_t)u;
+			break;
+		default:
+			break;
+		}
+		if (!ok) {
+			return false;
+		}
+	}
+	return !bad;
+}
+
 /* The string field a record tag fills, or NULL for non-string tags. */
 static char **rec_str_field(struct as4_msgrec *r, unsigned tag)
 {
@@ -813,6 +897,8 @@ as4_err store_rec_decode(const uint8_t *p, size_t n, struct as4_msgrec *r)
 				r->props = q;
 				ok = dec_prop(&f, &r->props[r->n_props++], &nomem);
 			}
+		} else if (tag == T_RECEIPT_INFO) {
+			ok = dec_receipt_info(&f, &r->receipt_info, &nomem);
 		} else if (tag <= T_QUEUED) {
 			ok = val_u64(&f, &u) && dec_rec_num(r, tag, u);
 		}
@@ -1005,6 +1091,23 @@ static as4_err check_str(const char *s, const char *field, size_t max, struct as
 	return AS4_OK;
 }
 
+as4_err store_rinfo_validate(const struct as4_store_receipt_info *ri, struct as4_diag *d)
+{
+	if (ri == NULL || !ri->known) {
+		return AS4_OK;
+	}
+	if ((unsigned)ri->kind > AS4_STORE_SIGNAL_ERROR) {
+		return as4_diag_set_field(d, AS4_E_INVAL, "receipt_info",
+		                          "store: unknown signal kind %u", (unsigned)ri->kind);
+	}
+	as4_err err = check_str(ri->message_id, "receipt_info.message_id", STORE_STR_MAX, d);
+	if (err == AS4_OK) {
+		err = check_str(ri->ref_to_message_id, "receipt_info.ref_to_message_id",
+		                STORE_STR_MAX, d);
+	}
+	return err;
+}
+
 static as4_err check_props(const struct as4_store_prop *p, size_t n, const char *field,
                            struct as4_diag *d)
 {
@@ -1123,6 +1226,25 @@ as4_err store_rec_validate(const struct as4_msgrec *r, struct as4_diag *d)
 
 /* ---- Deep copy ---- */
 
+bool store_rinfo_copy(struct as4_store_receipt_info *dst, const struct as4_store_receipt_info *src)
+{
+	free(dst->message_id);
+	free(dst->ref_to_message_id);
+	memset(dst, 0, sizeof(*dst));
+	if (src == NULL || !src->known) {
+		return true;
+	}
+	*dst = *src;
+	dst->message_id = dst->ref_to_message_id = NULL;
+	if (!store_str_set(&dst->message_id, src->message_id) ||
+	    !store_str_set(&dst->ref_to_message_id, src->ref_to_message_id)) {
+		free(dst->message_id);
+		memset(dst, 0, sizeof(*dst));
+		return false;
+	}
+	return true;
+}
+
 static bool copy_props(struct as4_store_prop **dst, size_t *dn, const struct as4_store_prop *src,
                        size_t n)
 {
@@ -1153,6 +1275,7 @@ as4_err as4_msgrec_copy(struct as4_msgrec *dst, const struct as4_msgrec *src)
 	dst->signed_refs = NULL;
 	dst->props = NULL;
 	dst->n_payloads = dst->n_signed_refs = dst->n_props = 0;
+	dst->receipt_info.message_id = dst->receipt_info.ref_to_message_id = NULL;
 	char **fields[] = {
 	        &dst->pmode_id,          &dst->from.type,         &dst->from.value,
 	        &dst->from_role,         &dst->to.type,           &dst->to.value,
@@ -1173,6 +1296,9 @@ as4_err as4_msgrec_copy(struct as4_msgrec *dst, const struct as4_msgrec *src)
 	bool ok = true;
 	for (size_t i = 0; ok && i < AS4_ARRAY_LEN(fields); i++) {
 		ok = store_str_set(fields[i], orig[i]);
+	}
+	if (ok) {
+		ok = store_rinfo_copy(&dst->receipt_info, &src->receipt_info);
 	}
 	if (ok) {
 		ok = copy_props(&dst->props, &dst->n_props, src->props, src->n_props);

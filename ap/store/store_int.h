@@ -28,7 +28,10 @@
  * Record codec (chosen over JSON): a magic byte, a format version byte, then fields as
  * varint tag, varint length, bytes. Decoding is bounded by the value length at every step and
  * skips unknown tags, so a later version adds fields without a migration; a record whose
- * version is newer than the code is refused (AS4_E_CORRUPT). It is ~3x smaller than JSON and
+ * version is newer than the code is refused (AS4_E_CORRUPT). An added field is therefore
+ * optional: records written before it lack it (the Receipt summary, T_RECEIPT_INFO, is absent
+ * from older records, which then read as receipt_info.known == false), and older code reading
+ * a newer record skips it. It is ~3x smaller than JSON and
  * needs no escaping, number formatting or allocation beyond the decoded strings, which keeps
  * the single writer thread and search's record checks cheap.
  */
@@ -279,6 +282,10 @@ as4_err store_rec_validate(const struct as4_msgrec *rec, struct as4_diag *d);
 bool store_gln_of(const char *v, char out[14]);
 /* Set *dst to a heap copy of src (NULL src -> NULL). false = out of memory. */
 bool store_str_set(char **dst, const char *src);
+/* Replace *dst (its strings freed) by a deep copy of src (NULL -> unknown). false = no memory. */
+bool store_rinfo_copy(struct as4_store_receipt_info *dst, const struct as4_store_receipt_info *src);
+/* Check a caller's Receipt summary (NULL ok) against the caps. AS4_E_INVAL / AS4_E_LIMIT. */
+as4_err store_rinfo_validate(const struct as4_store_receipt_info *ri, struct as4_diag *d);
 
 /* ---- spool.c ---- */
 

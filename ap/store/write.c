@@ -90,7 +90,8 @@ static as4_err put_check(struct as4_msgrec *rec, const struct as4_store_put *p, 
 		return as4_diag_set(d, AS4_E_INVAL,
 		                    "store: a submitted message has no receipt yet");
 	}
-	return store_rec_validate(rec, d);
+	as4_err err = store_rinfo_validate(p->receipt_info, d);
+	return err != AS4_OK ? err : store_rec_validate(rec, d);
 }
 
 static as4_err put_prepare(struct as4_store *st, struct wop *op, struct as4_msgrec *rec,
@@ -241,6 +242,9 @@ as4_err as4_store_transition(struct as4_store *st, uint64_t id, const struct as4
 	    (u->notify[0] == '\0' || strlen(u->notify) > AS4_STORE_NOTE_MAX)) {
 		err = as4_diag_set(d, u->notify[0] == '\0' ? AS4_E_INVAL : AS4_E_LIMIT,
 		                   "store: a notification must be 1..%u bytes", AS4_STORE_NOTE_MAX);
+	}
+	if (err == AS4_OK) {
+		err = store_rinfo_validate(u->receipt_info, d);
 	}
 	if (err == AS4_OK && u->n_signed_refs > 0) {
 		struct as4_msgrec probe;

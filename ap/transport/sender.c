@@ -108,12 +108,14 @@ struct attempt {
 	struct as4_diag diag;   /* why not */
 	struct as4_blob raw;    /* what we sent (the signed envelope) */
 	struct as4_buf receipt; /* the peer's answer, when it was a Receipt */
+	struct as4_msg *resp;   /* that answer opened (borrows receipt's bytes), or NULL */
 	struct as4_signed_refs *refs;
 	bool peer_unreachable; /* connection/TLS/timeout: the whole peer backs off */
 };
 
 static void attempt_cleanup(struct attempt *a)
 {
+	as4_msg_free(a->resp);
 	as4_blob_cleanup(&a->raw);
 	as4_buf_cleanup(&a->receipt);
 }
@@ -249,8 +251,11 @@ static void try_send(struct as4_ap *ap, struct as4_http_client *http, struct as4
 	                    ap->metrics.send_latency_buckets,
 	                    (uint64_t)((as4_time_mono_ns() - t0) / 1000));
 	if (a->err == AS4_OK || a->err == AS4_E_INVALID_RECEIPT) {
+		/* the bytes stay where resp_msg reads them: the buffer moves, its data does not */
 		a->receipt = res.body;
 		as4_buf_init(&res.body, 0);
+		a->resp = resp_msg;
+		resp_msg = NULL;
 	}
 	if (a->err == AS4_OK) {
 		/* evidence: the signed envelope exactly as it went out */
@@ -288,6 +293,7 @@ static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct a
 	struct as4_store_sigref *refs = NULL;
 	struct as4_blob receipt;
 	as4_blob_borrow(&receipt, a->receipt.data, a->receipt.len);
+	struct as4_store_receipt_info rinfo;
 	char reason[600];
 	char peer_code[16]; /* u.ebms_code may point here until the transition below */
 	int64_t now = as4_time_now_ms();
@@ -297,6 +303,10 @@ static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct a
 		u.reason = "receipt verified";
 		u.raw = &a->raw;
 		u.receipt = &receipt;
+		/* what the Receipt says, so that showing the message need not parse it again */
+		if (as4_msg_response_summary(a->resp, &rinfo)) {
+			u.receipt_info = &rinfo;
+		}
 		if (sealed != NULL && sealed->signed_refs.n > 0) {
 			refs = calloc(sealed->signed_refs.n, sizeof(*refs));
 			if (refs != NULL) {

@@ -39,6 +39,7 @@
 #include "as4/err.h"
 #include "as4/limits.h"
 #include "as4/pmode.h"
+#include "as4/store.h"
 #include "as4/wss.h"
 
 /* Longest eb:MessageId accepted or generated, in bytes (the store keys records by it). */
@@ -238,6 +239,14 @@ AS4_MUST_CHECK as4_err as4_ebms3_check_user_message(const struct as4_user_messag
 
 /* The value of the first message property named name, or NULL. Borrowed from um. */
 const char *as4_user_message_property(const struct as4_user_message *um, const char *name);
+
+/*
+ * The summary the store keeps of a stored signal (as4_msgrec.receipt_info) from m, a signal
+ * read by as4_ebms3_parse() (m->kind == AS4_UNIT_SIGNAL): known and readable, its kind,
+ * MessageId, RefToMessageId, Timestamp, NRI count and whether it carries WS-Security. The
+ * strings borrow from m (its arena). Thread-safe.
+ */
+void as4_ebms3_receipt_summary(const struct as4_messaging *m, struct as4_store_receipt_info *out);
 
 /* The first message property named name (for its @type), or NULL. Borrowed from um. */
 const struct as4_property *as4_user_message_find_property(const struct as4_user_message *um,

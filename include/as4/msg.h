@@ -350,3 +350,13 @@ AS4_MUST_CHECK as4_err as4_msg_out_check_response(const struct as4_msg_out *sent
                                                   int http_status, const char *content_type,
                                                   const struct as4_blob *body,
                                                   struct as4_msg **resp, struct as4_diag *d);
+
+/*
+ * The summary of a signal answer to store with its body (as4_store_update.receipt_info), from
+ * resp as as4_msg_out_check_response() opened it: when the body was the SOAP envelope itself
+ * (no MIME package), its eb:Messaging is what as4_ebms3_parse_bytes() finds in the same bytes
+ * with the same limits, so *out (as4_ebms3_receipt_summary(), strings borrowed from resp) lets
+ * a reader skip that parse. Returns false, and leaves *out unknown, otherwise (a MIME answer,
+ * an answer that was not a readable signal). Thread-safe.
+ */
+bool as4_msg_response_summary(const struct as4_msg *resp, struct as4_store_receipt_info *out);

@@ -146,6 +146,30 @@ struct as4_store_sigref {
 	char *digest_value;  /* base64 */
 };
 
+/* What a stored Receipt (or other signal) says about itself; see as4_msgrec.receipt_info. */
+enum as4_store_signal_kind {
+	AS4_STORE_SIGNAL_OTHER = 0,   /* a PullRequest */
+	AS4_STORE_SIGNAL_RECEIPT = 1, /* eb:Receipt */
+	AS4_STORE_SIGNAL_ERROR = 2,   /* eb:Error */
+};
+
+/*
+ * A summary of the stored Receipt, made by whoever parsed it before storing it, so that
+ * showing a message does not parse the Receipt again. It holds what as4_ebms3_parse_bytes()
+ * finds in the receipt_file's bytes; the store keeps it with the record and forgets it when
+ * the Receipt is replaced without one. Strings are owned by the record.
+ */
+struct as4_store_receipt_info {
+	bool known;    /* the fields below describe receipt_file; false: not recorded (parse it) */
+	bool readable; /* the file is a SOAP envelope with an eb:SignalMessage; false: no more */
+	enum as4_store_signal_kind kind;
+	char *message_id;        /* the signal's eb:MessageId, may be NULL */
+	char *ref_to_message_id; /* its eb:RefToMessageId, may be NULL */
+	int64_t timestamp_ms;    /* its eb:Timestamp, 0 when none */
+	bool has_security;       /* it carries a wsse:Security header */
+	uint32_t n_nri;          /* NonRepudiationInformation references */
+};
+
 /*
  * A message record. Fields marked "store" are assigned by the store on put and ignored on
  * input; the rest are the caller's. Initialise with as4_msgrec_init(), release with
@@ -198,6 +222,12 @@ struct as4_msgrec {
 	 * message): where its attempts and deadline start; 0 in records older than this field.
 	 */
 	int64_t queued_ms;
+	/*
+	 * store: what receipt_file says, from the receipt_info given with the Receipt
+	 * (as4_store_put, as4_store_update); known == false without one, without a Receipt and
+	 * in records older than this field.
+	 */
+	struct as4_store_receipt_info receipt_info;
 };
 
 /* Zero rec (all strings NULL, counts 0). */
@@ -289,6 +319,8 @@ struct as4_store_put {
 	const struct as4_blob *payloads; /* rec->n_payloads blobs, one per rec->payloads[i] */
 	const struct as4_blob *raw;      /* the signed message as received/sent, may be NULL */
 	const struct as4_blob *receipt;  /* inbound: the Receipt sent back, may be NULL */
+	/* with receipt: its summary (copied into the record), NULL = none is known */
+	const struct as4_store_receipt_info *receipt_info;
 	bool check_duplicate; /* inbound: refuse a MessageId already in the duplicate window */
 	int64_t due_ms;       /* outbound: first due time (0 = now) */
 	/*
@@ -350,6 +382,8 @@ struct as4_store_update {
 	const struct as4_blob *raw;    /* stores the raw message (replaces raw_file), NULL = keep */
 	const struct as4_blob
 	        *receipt; /* stores the Receipt (replaces receipt_file), NULL = keep */
+	/* with receipt: its summary (copied into the record), NULL = none is known */
+	const struct as4_store_receipt_info *receipt_info;
 	const struct as4_store_sigref *signed_refs; /* replaces the signed references if n > 0 */
 	size_t n_signed_refs;
 	uint32_t expect; /* bit mask of states (1u << state) the record must be in; 0 = any */

@@ -269,6 +269,15 @@ def scenario(wd, a, b):
     ri = d["receipt_info"]
     check(ri is not None and ri["readable"] and ri["kind"] == "receipt" and ri["signed"]
           and ri["non_repudiation_references"] >= 3, "receipt details: %s" % ri)
+    # the sender shows the summary kept at delivery, the receiver parses the Receipt it sent
+    # back (the same bytes): both must say the same
+    st, d2, _, _ = b.api("GET", mp + "?direction=in", role="reader")
+    ri2 = d2["receipt_info"]
+    check(st == 200 and ri2 is not None and
+          {k: v for k, v in ri.items() if k != "download"} ==
+          {k: v for k, v in ri2.items() if k != "download"} and
+          list(ri.keys()) == list(ri2.keys()),
+          "the stored summary says what parsing the Receipt says: %s / %s" % (ri, ri2))
     check(d["raw"]["available"] and d["raw"]["size"] > 0, "raw message available")
     st, h, raw = a.http("GET", "/api/v1" + mp + "/receipt",
                         headers={"Authorization": "Bearer " + TOKENS["reader"]})

@@ -423,7 +423,36 @@ static void test_round_trip_secure(void **state)
 	assert_int_equal(err, AS4_OK);
 	assert_int_equal(resp->ebms.signal.n_nri, 4);
 	assert_true(resp->wss.signature_valid);
+	/* the summary stored with the Receipt is what parsing the stored bytes finds */
+	struct as4_store_receipt_info kept, parsed;
+	assert_true(as4_msg_response_summary(resp, &kept));
+	struct as4_arena *arena = as4_arena_new(0);
+	assert_non_null(arena);
+	xmlDoc *doc = NULL;
+	struct as4_messaging m;
+	as4_diag_init(&d);
+	assert_int_equal(as4_ebms3_parse_bytes(rb.data, rb.len, &fx.lim, arena, &doc, &m, &d),
+	                 AS4_OK);
+	as4_ebms3_receipt_summary(&m, &parsed);
+	assert_true(kept.known && kept.readable && parsed.known && parsed.readable);
+	assert_int_equal(kept.kind, AS4_STORE_SIGNAL_RECEIPT);
+	assert_int_equal(kept.kind, parsed.kind);
+	assert_string_equal(kept.message_id, parsed.message_id);
+	assert_string_equal(kept.message_id, rc.message_id);
+	assert_string_equal(kept.ref_to_message_id, parsed.ref_to_message_id);
+	assert_string_equal(kept.ref_to_message_id, o->message_id);
+	assert_true(kept.timestamp_ms > 0);
+	assert_int_equal(kept.timestamp_ms, parsed.timestamp_ms);
+	assert_true(kept.has_security && parsed.has_security);
+	assert_int_equal(kept.n_nri, 4);
+	assert_int_equal(kept.n_nri, parsed.n_nri);
+	xmlFreeDoc(doc);
+	as4_arena_free(arena);
 	as4_msg_free(resp);
+	/* no summary of what did not come as one envelope (the MIME request), or of nothing */
+	assert_false(as4_msg_response_summary(r.m, &kept));
+	assert_false(kept.known);
+	assert_false(as4_msg_response_summary(NULL, &kept));
 
 	/* the receipt checked against another partner certificate */
 	rp.partner_cert = fx.cert_a;

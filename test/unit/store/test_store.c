@@ -198,8 +198,26 @@ static void test_codec(void **state)
 	r.acked = false;
 	r.n_events = 7;
 	r.queued_ms = 1700000000999;
+	r.receipt_info.known = true;
+	r.receipt_info.readable = true;
+	r.receipt_info.kind = AS4_STORE_SIGNAL_RECEIPT;
+	r.receipt_info.message_id = sdup("rcpt@peer");
+	r.receipt_info.timestamp_ms = 1700000001234;
+	r.receipt_info.has_security = true;
+	r.receipt_info.n_nri = 3;
 
+	/* Without the Receipt summary (a record of an older version) it reads as unknown. */
 	struct as4_buf b;
+	as4_buf_init(&b, 1 << 20);
+	r.receipt_info.known = false;
+	assert_int_equal(store_rec_encode(&r, &b), AS4_OK);
+	r.receipt_info.known = true;
+	assert_int_equal(store_rec_decode(b.data, b.len, &back), AS4_OK);
+	assert_false(back.receipt_info.known);
+	assert_null(back.receipt_info.message_id);
+	as4_msgrec_cleanup(&back);
+	as4_buf_cleanup(&b);
+
 	as4_buf_init(&b, 1 << 20);
 	assert_int_equal(store_rec_encode(&r, &b), AS4_OK);
 	assert_int_equal(store_rec_decode(b.data, b.len, &back), AS4_OK);
@@ -218,6 +236,13 @@ static void test_codec(void **state)
 	assert_string_equal(back.props[0].type, "iso6523-actorid-upis");
 	assert_int_equal(back.n_events, 7);
 	assert_int_equal(back.queued_ms, 1700000000999);
+	assert_true(back.receipt_info.known && back.receipt_info.readable);
+	assert_int_equal(back.receipt_info.kind, AS4_STORE_SIGNAL_RECEIPT);
+	assert_string_equal(back.receipt_info.message_id, "rcpt@peer");
+	assert_null(back.receipt_info.ref_to_message_id);
+	assert_int_equal(back.receipt_info.timestamp_ms, 1700000001234);
+	assert_true(back.receipt_info.has_security);
+	assert_int_equal(back.receipt_info.n_nri, 3);
 
 	/* Deep copy equals the original. */
 	struct as4_msgrec cp;
@@ -609,6 +634,59 @@ static void test_outbound(void **state)
 	assert_int_equal(s.by_state[AS4_ST_DELIVERED], 1);
 	assert_int_equal(s.by_state[AS4_ST_SENDING], 1);
 	assert_int_equal(s.by_state[AS4_ST_QUEUED], 0);
+
+	/* A Receipt stored with its summary keeps it until a Receipt replaces it without one. */
+	struct as4_store_receipt_info ri = {.known = true,
+	                                    .readable = true,
+	                                    .kind = AS4_STORE_SIGNAL_ERROR,
+	                                    .message_id = (char *)(uintptr_t) "sig@peer",
+	                                    .ref_to_message_id = (char *)(uintptr_t) "out-b@me",
+	                                    .timestamp_ms = 1700000000042,
+	                                    .n_nri = 0};
+	struct as4_store_update r1 = {
+	        .to = AS4_ST_RETRYING, .reason = "r1", .receipt = &rcpt, .receipt_info = &ri};
+	ri.kind = (enum as4_store_signal_kind)7;
+	assert_int_equal(as4_store_transition(st, b, &r1, D), AS4_E_INVAL);
+	ri.kind = AS4_STORE_SIGNAL_ERROR;
+	assert_int_equal(as4_store_transition(st, b, &r1, D), AS4_OK);
+	assert_int_equal(as4_store_get(st, b, &g, D), AS4_OK);
+	assert_true(g.receipt_info.known && g.receipt_info.readable);
+	assert_int_equal(g.receipt_info.kind, AS4_STORE_SIGNAL_ERROR);
+	assert_string_equal(g.receipt_info.message_id, "sig@peer");
+	assert_string_equal(g.receipt_info.ref_to_message_id, "out-b@me");
+	assert_int_equal(g.receipt_info.timestamp_ms, 1700000000042);
+	assert_false(g.receipt_info.has_security);
+	as4_msgrec_cleanup(&g);
+	struct as4_store_update r2 = {.to = AS4_ST_RETRYING, .reason = "r2"};
+	assert_int_equal(as4_store_transition(st, b, &r2, D), AS4_OK);
+	assert_int_equal(as4_store_get(st, b, &g, D), AS4_OK);
+	assert_true(g.receipt_info.known);
+	as4_msgrec_cleanup(&g);
+	struct as4_store_update r3 = {.to = AS4_ST_RETRYING, .reason = "r3", .receipt = &raw};
+	assert_int_equal(as4_store_transition(st, b, &r3, D), AS4_OK);
+	assert_int_equal(as4_store_get(st, b, &g, D), AS4_OK);
+	assert_false(g.receipt_info.known);
+	assert_null(g.receipt_info.message_id);
+	assert_file(st, g.receipt_file, "signed", 6);
+	as4_msgrec_cleanup(&g);
+	/* A put keeps the summary of its Receipt, and none without a Receipt. */
+	struct as4_msgrec in;
+	mkrec(&in, AS4_DIR_IN, "in-ri@peer", 0);
+	struct as4_store_put ip = {.receipt = &rcpt, .receipt_info = &ri};
+	assert_int_equal(as4_store_put_inbound(st, &in, &ip, NULL, D), AS4_OK);
+	assert_int_equal(as4_store_get(st, in.id, &g, D), AS4_OK);
+	assert_true(g.receipt_info.known);
+	assert_string_equal(g.receipt_info.message_id, "sig@peer");
+	as4_msgrec_cleanup(&g);
+	as4_msgrec_cleanup(&in);
+	mkrec(&in, AS4_DIR_IN, "in-ri2@peer", 0);
+	ip.receipt = NULL;
+	assert_int_equal(as4_store_put_inbound(st, &in, &ip, NULL, D), AS4_OK);
+	assert_int_equal(as4_store_get(st, in.id, &g, D), AS4_OK);
+	assert_false(g.receipt_info.known);
+	assert_null(g.receipt_file);
+	as4_msgrec_cleanup(&g);
+	as4_msgrec_cleanup(&in);
 	as4_store_close(st);
 }
 
