@@ -35,6 +35,33 @@ static inline bool plain_byte(uint8_t c)
 	return (uint8_t)(c - 0x20) < 0x60 && c != '"' && c != '\\';
 }
 
+/*
+ * The end of the run of plain bytes at p: eight at a time while none of them is below 0x20,
+ * at or above 0x80, '"' or '\\' (a submission is mostly one long base64 string), then byte by
+ * byte. Each test is exact for "some byte of the word is such a byte".
+ */
+static const uint8_t *plain_run(const uint8_t *p, const uint8_t *end)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	const uint64_t highs = 0x8080808080808080ull;
+	while (end - p >= 8) {
+		uint64_t x;
+		memcpy(&x, p, sizeof(x));
+		uint64_t q = x ^ (ones * '"');
+		uint64_t b = x ^ (ones * '\\');
+		uint64_t stop =
+		        ((x - ones * 0x20) & ~x) | x | ((q - ones) & ~q) | ((b - ones) & ~b);
+		if ((stop & highs) != 0) {
+			break;
+		}
+		p += 8;
+	}
+	while (p < end && plain_byte(*p)) {
+		p++;
+	}
+	return p;
+}
+
 static json_t *jp_fail(struct jparse *j, const uint8_t *at, const char *why)
 {
 	if (j->why == NULL) {
@@ -149,9 +176,7 @@ static bool jp_string(struct jparse *j, const uint8_t **plain, uint8_t **out, si
 	const uint8_t *p = s;
 	*out = NULL;
 	*plain = NULL;
-	while (p < j->end && plain_byte(*p)) {
-		p++;
-	}
+	p = plain_run(p, j->end);
 	if (p < j->end && *p == '"') {
 		*plain = s;
 		*len = (size_t)(p - s);
@@ -647,8 +672,243 @@ as4_err as4_json_only(const json_t *obj, const char *prefix, const char *const *
 	return AS4_OK;
 }
 
+/*
+ * The writer behind as4_json_dump(): byte for byte what json_dumps(v, JSON_COMPACT |
+ * JSON_ENSURE_ASCII) writes, without jansson's callback per run of bytes and UTF-8 decoding
+ * of every character (an answer to GET /messages/{id} cost ~100 000 instructions there).
+ * Whatever it does not reproduce itself (a real, invalid UTF-8, very deep nesting, a value
+ * type it does not know) makes it give up, and jansson writes the whole document.
+ */
+struct jwrite {
+	char *p;
+	size_t n;
+	size_t cap;
+	bool fail; /* out of memory, or a value left to jansson */
+};
+
+/* Nesting beyond this is left to jansson (which also detects cycles). */
+#define JW_DEPTH_MAX 64u
+
+static void jw_put(struct jwrite *w, const char *s, size_t n)
+{
+	if (w->fail) {
+		return;
+	}
+	if (w->cap - w->n < n + 2) { /* room for the newline and NUL at the end */
+		size_t cap = w->cap < 1024 ? 1024 : w->cap;
+		while (cap - w->n < n + 2) {
+			if (cap > SIZE_MAX / 2) {
+				w->fail = true;
+				return;
+			}
+			cap *= 2;
+		}
+		char *q = realloc(w->p, cap);
+		if (q == NULL) {
+			w->fail = true;
+			return;
+		}
+		w->p = q;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->n, s, n);
+	w->n += n;
+}
+
+/* One UTF-8 sequence at p (n > 0 bytes left), as jansson's utf8_iterate accepts it: its code
+ * point into *cp and its length, or 0 when it is not valid UTF-8. */
+static size_t jw_utf8(const uint8_t *p, size_t n, int32_t *cp)
+{
+	uint8_t c = p[0];
+	size_t len;
+	int32_t v;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		v = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		v = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		v = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len) {
+		return 0;
+	}
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80) {
+			return 0;
+		}
+		v = (v << 6) | (p[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and code points above U+10FFFF are refused */
+	if ((len == 3 && v < 0x800) || (len == 4 && v < 0x10000) || v > 0x10ffff ||
+	    (v >= 0xd800 && v <= 0xdfff)) {
+		return 0;
+	}
+	*cp = v;
+	return len;
+}
+
+static void jw_string(struct jwrite *w, const char *str, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const uint8_t *p = (const uint8_t *)str;
+	const uint8_t *end = p + len;
+	jw_put(w, "\"", 1);
+	while (p < end && !w->fail) {
+		const uint8_t *run = p;
+		p = plain_run(p, end);
+		jw_put(w, (const char *)run, (size_t)(p - run));
+		if (p == end) {
+			break;
+		}
+		int32_t cp = 0;
+		size_t n = jw_utf8(p, (size_t)(end - p), &cp);
+		if (n == 0) {
+			w->fail = true; /* jansson refuses the document */
+			return;
+		}
+		p += n;
+		char seq[12];
+		size_t sl = 2;
+		seq[0] = '\\';
+		switch (cp) {
+		case '\\':
+			seq[1] = '\\';
+			break;
+		case '"':
+			seq[1] = '"';
+			break;
+		case '\b':
+			seq[1] = 'b';
+			break;
+		case '\f':
+			seq[1] = 'f';
+			break;
+		case '\n':
+			seq[1] = 'n';
+			break;
+		case '\r':
+			seq[1] = 'r';
+			break;
+		case '\t':
+			seq[1] = 't';
+			break;
+		default: {
+			/* other controls and everything above ASCII as \uXXXX (a UTF-16 pair above
+			 * the BMP), upper-case hex */
+			uint32_t u[2] = {(uint32_t)cp, 0};
+			size_t k = 1;
+			if (cp >= 0x10000) {
+				uint32_t c = (uint32_t)cp - 0x10000;
+				u[0] = 0xd800 | (c >> 10);
+				u[1] = 0xdc00 | (c & 0x3ff);
+				k = 2;
+			}
+			sl = 0;
+			for (size_t i = 0; i < k; i++) {
+				seq[sl++] = '\\';
+				seq[sl++] = 'u';
+				seq[sl++] = hex[(u[i] >> 12) & 15];
+				seq[sl++] = hex[(u[i] >> 8) & 15];
+				seq[sl++] = hex[(u[i] >> 4) & 15];
+				seq[sl++] = hex[u[i] & 15];
+			}
+			break;
+		}
+		}
+		jw_put(w, seq, sl);
+	}
+	jw_put(w, "\"", 1);
+}
+
+static void jw_value(struct jwrite *w, const json_t *v, unsigned depth)
+{
+	if (w->fail) {
+		return;
+	}
+	if (depth > JW_DEPTH_MAX) {
+		w->fail = true;
+		return;
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		jw_put(w, "{", 1);
+		bool first = true;
+		for (void *it = json_object_iter((json_t *)(uintptr_t)v); it != NULL && !w->fail;
+		     it = json_object_iter_next((json_t *)(uintptr_t)v, it)) {
+			if (!first) {
+				jw_put(w, ",", 1);
+			}
+			first = false;
+			jw_string(w, json_object_iter_key(it), json_object_iter_key_len(it));
+			jw_put(w, ":", 1);
+			jw_value(w, json_object_iter_value(it), depth + 1);
+		}
+		jw_put(w, "}", 1);
+		break;
+	}
+	case JSON_ARRAY: {
+		jw_put(w, "[", 1);
+		size_t n = json_array_size(v);
+		for (size_t i = 0; i < n && !w->fail; i++) {
+			if (i > 0) {
+				jw_put(w, ",", 1);
+			}
+			jw_value(w, json_array_get(v, i), depth + 1);
+		}
+		jw_put(w, "]", 1);
+		break;
+	}
+	case JSON_STRING:
+		jw_string(w, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER: {
+		char t[32];
+		int n = snprintf(t, sizeof(t), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		if (n <= 0 || (size_t)n >= sizeof(t)) {
+			w->fail = true;
+			return;
+		}
+		jw_put(w, t, (size_t)n);
+		break;
+	}
+	case JSON_TRUE:
+		jw_put(w, "true", 4);
+		break;
+	case JSON_FALSE:
+		jw_put(w, "false", 5);
+		break;
+	case JSON_NULL:
+		jw_put(w, "null", 4);
+		break;
+	default: /* JSON_REAL: jansson's own number formatting */
+		w->fail = true;
+		break;
+	}
+}
+
 char *as4_json_dump(const json_t *v)
 {
+	struct jwrite w = {0};
+	if (v != NULL && (json_is_object(v) || json_is_array(v))) {
+		jw_value(&w, v, 0);
+	} else {
+		w.fail = true;
+	}
+	if (!w.fail) {
+		w.p[w.n++] = '\n'; /* jw_put kept room for both */
+		w.p[w.n] = '\0';
+		return w.p;
+	}
+	free(w.p);
 	char *s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (s == NULL) {
 		return NULL;

@@ -230,6 +230,207 @@ static void agrees_with_jansson_on_mutations(void **state)
 	}
 }
 
+/* jansson's compact ASCII text of v with the newline as4_json_dump() adds, or NULL. */
+static char *reference_dump(const json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (s == NULL) {
+		return NULL;
+	}
+	size_t n = strlen(s);
+	char *t = realloc(s, n + 2);
+	assert_non_null(t);
+	t[n] = '\n';
+	t[n + 1] = '\0';
+	return t;
+}
+
+static void same_dump(const json_t *v)
+{
+	char *want = reference_dump(v);
+	char *got = as4_json_dump(v);
+	if (want == NULL || got == NULL) {
+		assert_null(want);
+		assert_null(got);
+		return;
+	}
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+}
+
+/* A random string: plain ASCII runs, escapes, controls, DEL, 2- to 4-byte UTF-8, NULs. */
+static size_t random_text(uint64_t *x, char *out, size_t cap)
+{
+	static const char *const pieces[] = {
+	        "a",
+	        "Zz09 ~",
+	        "\"",
+	        "\\",
+	        "/",
+	        "\b",
+	        "\f",
+	        "\n",
+	        "\r",
+	        "\t",
+	        "\x01",
+	        "\x1f",
+	        "\x7f",
+	        "\xc3\xa9",
+	        "\xc2\x80",
+	        "\xdf\xbf",
+	        "\xe0\xa0\x80",
+	        "\xe2\x82\xac",
+	        "\xed\x9f\xbf",
+	        "\xee\x80\x80",
+	        "\xef\xbf\xbf",
+	        "\xf0\x90\x80\x80",
+	        "\xf0\x9f\x98\x80",
+	        "\xf4\x8f\xbf\xbf",
+	        "<Receipt id=\"x\"/>",
+	        "",
+	};
+	size_t n = 0;
+	int parts = (int)(rnd(x) % 8);
+	for (int i = 0; i < parts; i++) {
+		if (rnd(x) % 23 == 0 && n + 1 < cap) {
+			out[n++] = '\0'; /* json_stringn keeps it: \u0000 */
+			continue;
+		}
+		const char *p = pieces[rnd(x) % (sizeof(pieces) / sizeof(pieces[0]))];
+		size_t k = strlen(p);
+		if (n + k >= cap) {
+			break;
+		}
+		memcpy(out + n, p, k);
+		n += k;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+static json_t *random_value(uint64_t *x, int depth)
+{
+	char t[256];
+	switch (rnd(x) % (depth > 4 ? 5 : 7)) {
+	case 0: {
+		size_t n = random_text(x, t, sizeof(t));
+		return json_stringn(t, n);
+	}
+	case 1: {
+		static const json_int_t ints[] = {0, 1, -1, 42, 1000000007, INT64_MAX, INT64_MIN};
+		return json_integer(rnd(x) % 2 ? ints[rnd(x) % 7] : (json_int_t)rnd(x));
+	}
+	case 2:
+		return json_true();
+	case 3:
+		return json_false();
+	case 4:
+		return json_null();
+	case 5: {
+		json_t *a = json_array();
+		int n = (int)(rnd(x) % 5);
+		for (int i = 0; i < n; i++) {
+			json_array_append_new(a, random_value(x, depth + 1));
+		}
+		return a;
+	}
+	default: {
+		json_t *o = json_object();
+		int n = (int)(rnd(x) % 6);
+		for (int i = 0; i < n; i++) {
+			size_t k = random_text(x, t, sizeof(t));
+			json_object_setn_new(o, t, k, random_value(x, depth + 1));
+		}
+		return o;
+	}
+	}
+}
+
+/* Long strings with one byte of each kind at every place: the word-at-a-time scan's edges. */
+static void strings_scanned_by_words(void **state)
+{
+	(void)state;
+	static const char *const odd[] = {"\"", "\\n", "\x1f", "\x80", "\xc3\xa9", "\x7f",
+	                                  " ",  "!",   "#",    "[",    "]",        "\\u00e9"};
+	char buf[128];
+	for (size_t len = 0; len < 40; len++) {
+		for (size_t at = 0; at <= len; at++) {
+			for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+				size_t n = 0;
+				buf[n++] = '[';
+				buf[n++] = '"';
+				for (size_t i = 0; i < len; i++) {
+					if (i == at) {
+						memcpy(buf + n, odd[k], strlen(odd[k]));
+						n += strlen(odd[k]);
+					}
+					buf[n++] = (char)('A' + (i % 26));
+				}
+				buf[n++] = '"';
+				buf[n++] = ']';
+				same_as_reference(buf, n);
+				json_t *v = NULL;
+				struct as4_diag d;
+				if (parse(buf, n, &v, &d) == AS4_OK) {
+					same_dump(v);
+					json_decref(v);
+				}
+			}
+		}
+	}
+}
+
+static void dump_agrees_with_jansson(void **state)
+{
+	(void)state;
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	for (int round = 0; round < 20000; round++) {
+		json_t *top = rnd(&x) % 2 ? json_object() : json_array();
+		int n = (int)(rnd(&x) % 6);
+		for (int i = 0; i < n; i++) {
+			char k[8];
+			snprintf(k, sizeof(k), "k%d", i);
+			json_t *v = random_value(&x, 1);
+			if (json_is_object(top)) {
+				json_object_set_new(top, k, v);
+			} else {
+				json_array_append_new(top, v);
+			}
+		}
+		same_dump(top);
+		json_decref(top);
+	}
+	/* what it leaves to jansson: reals, deep nesting, invalid UTF-8 (refused), scalars */
+	json_t *v = json_pack("{s:f, s:f, s:[f]}", "took_ms", 0.125, "big", 1e300, "l", -2.0);
+	same_dump(v);
+	json_decref(v);
+	json_t *deep = json_array();
+	json_t *at = deep;
+	for (int i = 0; i < 200; i++) {
+		json_t *in = json_array();
+		json_array_append_new(at, in);
+		at = in;
+	}
+	same_dump(deep);
+	json_decref(deep);
+	static const char *const bad[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+	                                  "\xe2\x82", "\x80",         "\xff"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "s", json_stringn_nocheck(bad[i], strlen(bad[i])));
+		same_dump(o);
+		assert_null(as4_json_dump(o));
+		json_decref(o);
+	}
+	json_t *str = json_string("x");
+	same_dump(str);
+	json_decref(str);
+	json_t *empty = json_object();
+	same_dump(empty);
+	json_decref(empty);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +438,8 @@ int main(void)
 	        cmocka_unit_test(refuses_what_jansson_refuses),
 	        cmocka_unit_test(errors_name_the_place),
 	        cmocka_unit_test(agrees_with_jansson_on_mutations),
+	        cmocka_unit_test(strings_scanned_by_words),
+	        cmocka_unit_test(dump_agrees_with_jansson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
