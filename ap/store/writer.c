@@ -66,8 +66,18 @@ static void reset_result(struct wop *op)
 	as4_diag_init(&op->diag);
 }
 
-/* Run the ops not yet committed and without an error in one transaction. */
-static int run_txn(struct as4_store *st, struct wop **ops, size_t n, bool *space)
+/*
+ * Run the ops not yet committed and without an error in one transaction. nested: each op in a
+ * child transaction, so that a failing one is rolled back alone and the others commit.
+ * Otherwise all of them run in the one transaction: a child makes its own copy of every page
+ * the batch already dirtied (a page malloc, clear and copy each), which in a batch of
+ * submissions and state changes touching the same index and counter pages was most of the
+ * writer's work. Then the first op that fails aborts the transaction with nothing committed
+ * and *op_failed is set: the caller runs the batch again nested (failures are rare:
+ * duplicates, a state that changed, a full map).
+ */
+static int run_txn(struct as4_store *st, struct wop **ops, size_t n, bool nested, bool *space,
+                   bool *op_failed)
 {
 	MDB_txn *parent = NULL;
 	int rc = mdb_txn_begin(st->env, NULL, 0, &parent);
@@ -77,6 +87,17 @@ static int run_txn(struct as4_store *st, struct wop **ops, size_t n, bool *space
 	for (size_t i = 0; i < n; i++) {
 		struct wop *op = ops[i];
 		if (op->err != AS4_OK || op->committed) {
+			continue;
+		}
+		if (!nested) {
+			struct stxn t = {st, parent, AS4_OK, &op->diag};
+			store_op_run(&t, op);
+			if (t.err != AS4_OK) {
+				mdb_txn_abort(parent);
+				reset_result(op);
+				*op_failed = true;
+				return MDB_SUCCESS;
+			}
 			continue;
 		}
 		MDB_txn *child = NULL;
@@ -103,6 +124,17 @@ static int run_txn(struct as4_store *st, struct wop **ops, size_t n, bool *space
 	return mdb_txn_commit(parent);
 }
 
+/* run_txn() in one flat transaction, again nested when an op failed in it. */
+static int run_batch(struct as4_store *st, struct wop **ops, size_t n, bool *space)
+{
+	bool op_failed = false;
+	int rc = run_txn(st, ops, n, false, space, &op_failed);
+	if (rc == MDB_SUCCESS && op_failed) {
+		rc = run_txn(st, ops, n, true, space, &op_failed);
+	}
+	return rc;
+}
+
 /* Fail the ops not committed that have no error yet. */
 static void fail_rest(struct wop **ops, size_t n, int rc, const char *what)
 {
@@ -117,7 +149,7 @@ static void commit_batch(struct as4_store *st, struct wop **ops, size_t n)
 {
 	for (int tries = 0;; tries++) {
 		bool space = false;
-		int rc = run_txn(st, ops, n, &space);
+		int rc = run_batch(st, ops, n, &space);
 		bool can_grow = tries < GROW_TRIES && next_map_size(st) != 0;
 		if (rc == MDB_SUCCESS) {
 			for (size_t i = 0; i < n; i++) {
@@ -142,7 +174,7 @@ static void commit_batch(struct as4_store *st, struct wop **ops, size_t n)
 			for (size_t i = 0; i < n; i++) {
 				reset_result(ops[i]);
 				bool sp = false;
-				int r1 = run_txn(st, &ops[i], 1, &sp);
+				int r1 = run_batch(st, &ops[i], 1, &sp);
 				if (r1 != MDB_SUCCESS) {
 					fail_rest(&ops[i], 1, r1, "commit");
 				}

@@ -804,6 +804,82 @@ static void *put_worker(void *arg)
 	return NULL;
 }
 
+/* Every other put repeats the MessageId of the one before (inbound: a duplicate). */
+static void *dup_worker(void *arg)
+{
+	struct worker *w = arg;
+	for (size_t i = 0; i < 200; i++) {
+		char id[64];
+		if (as4_str_fmt(id, sizeof(id), "d%d-%zu@x", w->idx, i / 2) != AS4_OK) {
+			w->err = AS4_E_INTERNAL;
+			break;
+		}
+		struct as4_msgrec r;
+		mkrec(&r, AS4_DIR_IN, id, 1);
+		struct as4_blob pl, rc;
+		uint8_t body[600];
+		memset(body, w->idx, sizeof(body));
+		as4_blob_borrow(&pl, body, sizeof(body));
+		as4_blob_borrow(&rc, "<Receipt/>", 10);
+		struct as4_store_put p = {.payloads = &pl, .receipt = &rc, .check_duplicate = true};
+		struct as4_diag d;
+		as4_diag_init(&d);
+		as4_err err = as4_store_put_inbound(w->st, &r, &p, NULL, D);
+		if (err != (i % 2 == 0 ? AS4_OK : AS4_E_EXISTS)) {
+			w->err = err == AS4_OK ? AS4_E_INTERNAL : err;
+			as4_msgrec_cleanup(&r);
+			break;
+		}
+		if (err == AS4_OK) {
+			w->ids[w->n++] = r.id;
+		}
+		as4_msgrec_cleanup(&r);
+	}
+	return NULL;
+}
+
+/* Refused operations in the same batches as accepted ones leave nothing behind. */
+static void test_group_commit_with_failures(void **state)
+{
+	(void)state;
+	struct as4_store *st = open_store(NULL);
+	struct worker w[6];
+	pthread_t th[6];
+	for (int i = 0; i < 6; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].st = st;
+		w[i].idx = i;
+		assert_int_equal(pthread_create(&th[i], NULL, dup_worker, &w[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+	}
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(w[i].err, AS4_OK);
+		assert_int_equal(w[i].n, 100);
+	}
+	struct as4_diag d;
+	as4_diag_init(&d);
+	struct as4_store_stats s;
+	assert_int_equal(as4_store_stats(st, &s, D), AS4_OK);
+	assert_int_equal(s.messages, 600);
+	assert_int_equal(s.by_state[AS4_ST_RECEIVED], 600);
+	assert_int_equal(s.inbox, 600);
+	assert_int_equal(s.spool_bytes, 600u * (600u + 10u));
+	for (int i = 0; i < 6; i++) {
+		for (size_t k = 0; k < w[i].n; k += 9) {
+			struct as4_msgrec g;
+			assert_int_equal(as4_store_get(st, w[i].ids[k], &g, D), AS4_OK);
+			assert_int_equal(g.n_events, 1);
+			assert_file(st, g.receipt_file, "<Receipt/>", 10);
+			as4_msgrec_cleanup(&g);
+		}
+	}
+	print_message("with failures: %llu ops in %llu batches\n",
+	              (unsigned long long)s.batched_ops, (unsigned long long)s.batches);
+	as4_store_close(st);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -1815,6 +1891,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_outbound, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_persistence_and_recovery, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_group_commit_with_failures, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_async, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_dedup_prune, setup, teardown),
