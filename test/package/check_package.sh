@@ -4,7 +4,8 @@
 # every file of expected-files.txt is in it (and nothing else outside the PMode examples),
 # modes of the binaries and the unit, the control fields (name, version, shared-library
 # dependencies found by dpkg-shlibdeps), the conffile and the maintainer scripts; the shipped
-# man pages open and the unit file names the installed paths.
+# man pages open and the unit file names the installed paths and lets as4d write where the
+# packaged configuration writes (check_unit_paths.py).
 # usage: check_package.sh BUILD_DIR EXPECTED_FILES
 set -u
 build=$1
@@ -75,6 +76,14 @@ grep -q '^ExecStart=/usr/bin/as4d --config /etc/as4/as4d.yaml$' \
 	bad "unit ExecStart"
 grep -q '^User=as4$' "$tmp/root/lib/systemd/system/as4d.service" && ok "unit runs as as4" ||
 	bad "unit user"
+# ProtectSystem=strict: every folder the packaged as4d.yaml makes as4d write to (PModes,
+# participants, managed certificates and keys, store, log) is in the unit's ReadWritePaths
+if python3 "$(dirname "$0")/check_unit_paths.py" "$tmp/root/lib/systemd/system/as4d.service" \
+	"$tmp/root/etc/as4/as4d.yaml" "$tmp/control/postinst"; then
+	ok "the unit may write every folder the packaged config writes to"
+else
+	bad "the unit or postinst leaves a folder the packaged config writes to read-only"
+fi
 for m in man1/as4ctl.1.gz man8/as4d.8.gz; do
 	if zcat "$tmp/root/usr/share/man/$m" | grep -q '^\.TH '; then
 		ok "$m is a gzipped man page"
