@@ -73,10 +73,17 @@ void api_error_from(struct as4_http_resp *resp, as4_err err, const struct as4_di
 bool api_find_message(struct api_req *r, struct as4_http_req *req, const char *msgid,
                       struct as4_msgrec *rec, struct as4_http_resp *resp);
 
-/* True when the token's PMode and party restrictions let it see rec. Answers nothing. */
+/*
+ * True when the token may see rec: its PMode and party restrictions let it, and for a
+ * submitter token an outbound rec is one it submitted (rec->submitted_by; inbound ones are
+ * its own through the restrictions). Answers nothing.
+ */
 bool api_token_sees(const struct api_req *r, const struct as4_msgrec *rec);
 
-/* True when the token may see/act on rec (PMode and party restrictions); answers 403 if not. */
+/*
+ * True when the token may see/act on rec (api_token_sees); answers 404 if not, exactly as
+ * for an unknown MessageId, so that a token cannot probe for other tokens' messages.
+ */
 bool api_token_allows(struct api_req *r, const struct as4_msgrec *rec, struct as4_http_resp *resp);
 
 /* JSON view of a record (payload list, properties, error) without events. */

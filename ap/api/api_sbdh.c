@@ -339,6 +339,9 @@ void api_submit_sbdh(struct api_req *r, struct as4_http_req *req, const struct a
 		goto out;
 	}
 	err = make_record(cfg, pm, sb, &rt, &rec, &d);
+	if (err == AS4_OK && (rec.submitted_by = as4_str_dup(r->token->name)) == NULL) {
+		err = as4_diag_set(&d, AS4_E_NOMEM, "out of memory");
+	}
 	if (err == AS4_OK) {
 		/* discovery: the receiver and the identifiers must be fit for an SMP lookup */
 		err = as4_discovery_check_submission(pm, &rec, &d);

@@ -142,7 +142,7 @@ void as4_msgrec_cleanup(struct as4_msgrec *rec)
 	        &rec->message_id,        &rec->ref_to_message_id, &rec->mpc,
 	        &rec->last_error_code,   &rec->last_error_detail, &rec->endpoint_url,
 	        &rec->receiver_cert_pem, &rec->receipt_file,      &rec->raw_file,
-	        &rec->sbdh_instance_id,  &rec->medcom_message_id,
+	        &rec->sbdh_instance_id,  &rec->medcom_message_id, &rec->submitted_by,
 	};
 	for (size_t i = 0; i < AS4_ARRAY_LEN(strs); i++) {
 		free(*strs[i]);
@@ -265,6 +265,7 @@ enum {
 	T_N_EVENTS,
 	T_QUEUED,
 	T_RECEIPT_INFO, /* group of R_* fields, present when receipt_info.known */
+	T_SUBMITTED_BY, /* API token that submitted an outbound message; absent in older records */
 };
 
 /* Payload (nested) tags. */
@@ -458,6 +459,7 @@ as4_err store_rec_encode(const struct as4_msgrec *r, struct as4_buf *b)
 	        {T_RAW_FILE, r->raw_file},
 	        {T_SBDH, r->sbdh_instance_id},
 	        {T_MEDCOM, r->medcom_message_id},
+	        {T_SUBMITTED_BY, r->submitted_by},
 	};
 	struct {
 		unsigned tag;
@@ -811,6 +813,8 @@ static char **rec_str_field(struct as4_msgrec *r, unsigned tag)
 		return &r->sbdh_instance_id;
 	case T_MEDCOM:
 		return &r->medcom_message_id;
+	case T_SUBMITTED_BY:
+		return &r->submitted_by;
 	default:
 		return NULL;
 	}
@@ -1165,6 +1169,7 @@ as4_err store_rec_validate(const struct as4_msgrec *r, struct as4_diag *d)
 	        {r->receiver_cert_pem, "receiver_cert_pem"},
 	        {r->sbdh_instance_id, "sbdh_instance_id"},
 	        {r->medcom_message_id, "medcom_message_id"},
+	        {r->submitted_by, "submitted_by"},
 	};
 	for (size_t i = 0; i < AS4_ARRAY_LEN(strs); i++) {
 		as4_err err = check_str(strs[i].s, strs[i].name, STORE_STR_MAX, d);
@@ -1285,7 +1290,7 @@ as4_err as4_msgrec_copy(struct as4_msgrec *dst, const struct as4_msgrec *src)
 	        &dst->message_id,        &dst->ref_to_message_id, &dst->mpc,
 	        &dst->last_error_code,   &dst->last_error_detail, &dst->endpoint_url,
 	        &dst->receiver_cert_pem, &dst->receipt_file,      &dst->raw_file,
-	        &dst->sbdh_instance_id,  &dst->medcom_message_id,
+	        &dst->sbdh_instance_id,  &dst->medcom_message_id, &dst->submitted_by,
 	};
 	/* dst's string pointers still alias src's: clear them all before copying any. */
 	const char *orig[AS4_ARRAY_LEN(fields)];

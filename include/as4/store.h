@@ -214,9 +214,15 @@ struct as4_msgrec {
 	size_t n_props;
 	char *sbdh_instance_id;  /* SBDH DocumentIdentification/InstanceIdentifier */
 	char *medcom_message_id; /* MedCom (FHIR MessageHeader) message id */
-	bool acked;              /* store: inbound, acknowledged by the backend */
-	int64_t purged_ms;       /* store: when retention removed the payload files, else 0 */
-	uint32_t n_events;       /* store: events logged so far */
+	/*
+	 * Outbound: name of the API token that submitted it (api.tokens[].name), NULL when not
+	 * submitted through the API or in records older than this field. A submitter token sees
+	 * only the outbound messages it submitted (ap/api).
+	 */
+	char *submitted_by;
+	bool acked;        /* store: inbound, acknowledged by the backend */
+	int64_t purged_ms; /* store: when retention removed the payload files, else 0 */
+	uint32_t n_events; /* store: events logged so far */
 	/*
 	 * store: outbound, when it last became queued (submission, or an admin's retry of a failed
 	 * message): where its attempts and deadline start; 0 in records older than this field.

@@ -4,6 +4,9 @@ limits and the as4ctl online commands.
 
 - Every endpoint is allowed to the roles it names and refused (403) to lower ones, and 401
   without a token; a token limited to one PMode sees only that PMode's messages.
+- A submitter token sees the outbound messages it submitted and the inbound ones of its
+  PModes/parties (two unrestricted submitters and one limited to a party); any other message
+  is 404, as an unknown id.
 - Search: each filter finds exactly the messages it should; paging with limit=1 visits every
   message once; bad arguments are named.
 - Deleting a message's payloads keeps its metadata, events, Receipt and raw message.
@@ -72,7 +75,11 @@ def main():
     with open(a.config) as f:
         text = f.read()
     text = text.replace("  tokens:\n", "  tokens:\n    - name: it-narrow\n      role: submitter\n"
-                        "      sha256: %s\n      pmodes: [hn-back]\n" % token_hash("it-narrow-token"),
+                        "      sha256: %s\n      pmodes: [hn-back]\n" % token_hash("it-narrow-token")
+                        + "    - name: it-sub2\n      role: submitter\n      sha256: %s\n"
+                        % token_hash("it-sub2-token")
+                        + "    - name: it-party\n      role: submitter\n      sha256: %s\n"
+                        "      parties: [ap2]\n" % token_hash("it-party-token"),
                         1)
     with open(a.config, "w") as f:
         f.write(text)
@@ -88,10 +95,10 @@ def main():
     finish()
 
 
-def submit(ap, pmode, content=b"<doc/>", role="submitter", **extra):
+def submit(ap, pmode, content=b"<doc/>", role="submitter", token=None, **extra):
     doc = {"pmode": pmode, "payloads": [{"mime_type": "application/xml", "content": b64(content)}]}
     doc.update(extra)
-    st, d, raw, _ = ap.api("POST", "/messages", doc, role=role)
+    st, d, raw, _ = ap.api("POST", "/messages", doc, role=role, token=token)
     if not check(st == 202, "submit with %s: %s" % (pmode, raw[:200])):
         return None
     return d["message_id"]
@@ -215,8 +222,9 @@ def scenario(wd, a, b):
     pmodes = set(m["pmode"] for m in d["messages"])
     check(st == 200 and pmodes == {"hn-back"} and d["count"] == 2,
           "the narrow token sees its own PMode only: %s" % pmodes)
-    st, _, _, _ = a.api("GET", mp, token="it-narrow-token")
-    check(st == 403, "and is refused another PMode's message")
+    st, d, _, _ = a.api("GET", mp, token="it-narrow-token")
+    check(st == 404 and d["error"]["code"] == "not_found",
+          "and another PMode's message does not exist for it (404, %d)" % st)
     st, _, _, _ = a.api("POST", "/messages", {"pmode": "hn", "payloads": []},
                         token="it-narrow-token")
     check(st == 403, "and may not submit with another PMode")
@@ -263,6 +271,48 @@ def scenario(wd, a, b):
         st, d, _, _ = a.api("GET", "/messages?" + query, role="reader")
         check(st == 400 and d["error"].get("field") == field,
               "search %s: 400 naming %s (%d %s)" % (query, field, st, d))
+
+    # --- a submitter's own messages ----------------------------------------------------------------
+    # it-submitter submitted everything outbound above; it-sub2 (unrestricted) and it-party
+    # (parties: [ap2]) submit one each. A submitter sees the outbound messages it submitted and
+    # the inbound ones of its parties/PModes; any other message is 404, as an unknown id is.
+    sub2_id = submit(a, "ref", b"<sub2/>", role=None, token="it-sub2-token")
+    party_id = submit(a, "hn", b"<party/>", role=None, token="it-party-token")
+    st, _, _, _ = a.api("POST", "/messages", {"pmode": "to-dead", "payloads": []},
+                        token="it-party-token")
+    check(st == 403, "the party-limited token may not send to ap3 (%d)" % st)
+    for mid_ in (sub2_id, party_id):
+        a.wait_state(mid_, ["delivered", "failed"])
+
+    def sees(token):
+        st, d, raw, _ = a.api("GET", "/messages?limit=100", token=token)
+        check(st == 200, "search as %s: %s" % (token, raw[:200] if st != 200 else ""))
+        return set(m["message_id"] for m in d["messages"]) if st == 200 else set()
+
+    check(search("limit=100") == everything | {sub2_id, party_id},
+          "a reader still sees every message")
+    check(sees(TOKENS["submitter"]) == everything,
+          "it-submitter sees what it submitted and the inbound messages, not the others'")
+    check(sees("it-sub2-token") == {sub2_id} | set(in_ids),
+          "it-sub2 sees its own submission and the inbound messages")
+    check(sees("it-party-token") == {party_id} | set(in_ids),
+          "it-party (parties: [ap2]) sees its own submission and the inbound ones from ap2")
+    st, d, _, _ = a.api("GET", "/messages/" + q(sub2_id), token="it-sub2-token")
+    check(st == 200 and d["submitted_by"] == "it-sub2", "its own message, with submitted_by")
+    for token, other in (("it-sub2-token", out_ids[1]), ("it-sub2-token", party_id),
+                         ("it-party-token", out_ids[1]), ("it-party-token", dead_id),
+                         (TOKENS["submitter"], sub2_id)):
+        for sub in ("", "/payloads/0", "/receipt"):
+            st, d, _, _ = a.api("GET", "/messages/" + q(other) + sub, token=token)
+            check(st == 404 and d["error"]["code"] == "not_found",
+                  "%s: GET another token's message%s is 404 (%d)" % (token, sub, st))
+    st, d, _, _ = a.api("GET", "/messages?message_id=" + q(out_ids[1]), token="it-sub2-token")
+    check(st == 200 and d["count"] == 0, "a search by another token's message id finds nothing")
+    st, d, _, _ = a.api("GET", "/messages/" + q(in_ids[0]) + "?direction=in",
+                        token="it-party-token")
+    check(st == 200, "it-party reads an inbound message from ap2 (%d)" % st)
+    st, _, _, _ = a.api("GET", "/messages/" + q(sub2_id), role="reader")
+    check(st == 200, "a reader reads any message")
 
     # --- one message: receipt, raw, errors ---------------------------------------------------------
     st, d, _, _ = a.api("GET", mp, role="reader")

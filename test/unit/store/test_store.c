@@ -205,16 +205,25 @@ static void test_codec(void **state)
 	r.receipt_info.timestamp_ms = 1700000001234;
 	r.receipt_info.has_security = true;
 	r.receipt_info.n_nri = 3;
+	r.submitted_by = sdup("backend-a");
 
-	/* Without the Receipt summary (a record of an older version) it reads as unknown. */
+	/*
+	 * Without the Receipt summary and the submitting token (a record of an older version)
+	 * it reads as unknown / NULL.
+	 */
 	struct as4_buf b;
 	as4_buf_init(&b, 1 << 20);
 	r.receipt_info.known = false;
+	char *by = r.submitted_by;
+	r.submitted_by = NULL;
 	assert_int_equal(store_rec_encode(&r, &b), AS4_OK);
 	r.receipt_info.known = true;
+	r.submitted_by = by;
 	assert_int_equal(store_rec_decode(b.data, b.len, &back), AS4_OK);
 	assert_false(back.receipt_info.known);
 	assert_null(back.receipt_info.message_id);
+	assert_null(back.submitted_by);
+	assert_string_equal(back.message_id, "codec@x");
 	as4_msgrec_cleanup(&back);
 	as4_buf_cleanup(&b);
 
@@ -236,6 +245,7 @@ static void test_codec(void **state)
 	assert_string_equal(back.props[0].type, "iso6523-actorid-upis");
 	assert_int_equal(back.n_events, 7);
 	assert_int_equal(back.queued_ms, 1700000000999);
+	assert_string_equal(back.submitted_by, "backend-a");
 	assert_true(back.receipt_info.known && back.receipt_info.readable);
 	assert_int_equal(back.receipt_info.kind, AS4_STORE_SIGNAL_RECEIPT);
 	assert_string_equal(back.receipt_info.message_id, "rcpt@peer");
