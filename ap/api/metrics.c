@@ -167,6 +167,17 @@ void api_metrics(struct api_req *r, struct as4_http_resp *resp)
 	put(&o, "as4_sent_total{result=\"delivered\"} %lu\n", atomic_load(&m->sent_ok));
 	put(&o, "as4_sent_total{result=\"retry\"} %lu\n", atomic_load(&m->sent_retry));
 	put(&o, "as4_sent_total{result=\"failed\"} %lu\n", atomic_load(&m->sent_failed));
+	head(&o, "as4_send_errors_total", "counter",
+	     "Outbound messages that ended failed, by the ebMS code recorded: EBMS:0301 (no "
+	     "receipt), EBMS:0302 (invalid receipt), the partner's Error code, or our own.");
+	for (size_t i = 0; i < 32; i++) {
+		const char *code = as4_metrics_error_code(i);
+		unsigned long v = atomic_load(&m->send_errors_by_code[i]);
+		/* MissingReceipt and InvalidReceipt always appear; others once counted */
+		if (code != NULL && (v > 0 || i == 13 || i == 14)) {
+			put(&o, "as4_send_errors_total{code=\"%s\"} %lu\n", code, v);
+		}
+	}
 	counter(&o, "as4_retries_total", "Send attempts that failed and will be retried.",
 	        atomic_load(&m->sent_retry));
 	counter(&o, "as4_submitted_total", "Messages accepted from backends through the API.",

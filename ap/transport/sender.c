@@ -345,6 +345,10 @@ static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct a
 			}
 			u.detail = why;
 			atomic_fetch_add(&ap->metrics.sent_failed, 1);
+			atomic_fetch_add(
+			        &ap->metrics
+			                 .send_errors_by_code[as4_metrics_error_slot(u.ebms_code)],
+			        1);
 			lc.ebms_code = u.ebms_code;
 			as4_log_ctx(AS4_LOG_WARNING, &lc, "failed: %s", why);
 		} else if (retryable && rec->attempts <= rel->retries && !past_deadline) {
@@ -371,6 +375,10 @@ static void settle(struct as4_ap *ap, const struct as4_pmode *pm, const struct a
 			}
 			u.detail = why;
 			atomic_fetch_add(&ap->metrics.sent_failed, 1);
+			atomic_fetch_add(
+			        &ap->metrics
+			                 .send_errors_by_code[as4_metrics_error_slot(u.ebms_code)],
+			        1);
 			lc.ebms_code = u.ebms_code;
 			as4_log_ctx(AS4_LOG_WARNING, &lc, "failed: %s", reason);
 		}

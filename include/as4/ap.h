@@ -81,6 +81,8 @@ struct as4_metrics {
 	atomic_ulong send_latency_buckets[12];
 	atomic_ulong smp_lookups;
 	atomic_ulong smp_cache_hits;
+	/* sent_failed by the ebMS code recorded: slot as4_metrics_error_slot(code) */
+	atomic_ulong send_errors_by_code[32];
 };
 
 /* Upper bounds (ms) of the latency histogram buckets; the last is +Inf. */

@@ -9,7 +9,9 @@ ap1 sends while its receivers are down or misbehave:
 - ap3 never comes up: failed with EBMS:0301 after 1 + retries attempts, and messages for it
   never hold up messages for ap2;
 - a peer answering HTTP 503 without an ebMS Error is retried, then failed with EBMS:0301;
-- a peer answering an ebMS Error (no PMode for the message) ends the attempts at once.
+- a peer answering an ebMS Error (no PMode for the message) ends the attempts at once;
+- /metrics: as4_retries_total counts the failed attempts that are retried, and
+  as4_send_errors_total{code} the failed messages by ebMS code (EBMS:0301, the peer's code).
 """
 import os
 import sys
@@ -34,6 +36,24 @@ def events(doc):
 
 def q(msgid):
     return urllib.parse.quote(msgid, safe="")
+
+
+def metrics(ap):
+    """GET /metrics as {series: value}."""
+    st, _, data = ap.http("GET", "/metrics",
+                          headers={"Authorization": "Bearer " + TOKENS["reader"]})
+    out = {}
+    for line in data.decode().splitlines() if st == 200 else []:
+        if line.startswith("#") or not line.strip():
+            continue
+        name, _, value = line.rpartition(" ")
+        out[name] = float(value)
+    return out
+
+
+def send_errors(m):
+    return dict((k[len('as4_send_errors_total{code="'):-2], v) for k, v in m.items()
+                if k.startswith("as4_send_errors_total{"))
 
 
 wd = Workdir("03")
@@ -76,6 +96,11 @@ try:
             st, raw[:200])))
         return body["message_id"] if body else ""
 
+    m0 = metrics(ap1)
+    check(m0.get("as4_retries_total") == 0 and
+          send_errors(m0) == {"EBMS:0301": 0, "EBMS:0302": 0},
+          "metrics before: no retries, send errors by code all 0 (%s)" % send_errors(m0))
+
     # -- ap2 down ----------------------------------------------------------------------
     waiting = [submit("to-ap2", b"<doc n='%d'/>" % i) for i in range(3)]
     short = submit("to-ap2-short")
@@ -109,6 +134,15 @@ try:
           "503" in (detail.get("detail") or ""),
           "HTTP 503 without an ebMS Error is retried, then EBMS:0301 (%s)" % detail)
     check(len(refuser.captured) == 2, "the 503 peer saw 2 attempts (%d)" % len(refuser.captured))
+    # short (1 retry), never (2) and busy (1) failed after their retries; each waiting message
+    # has failed at least one attempt and waits for another
+    m1 = metrics(ap1)
+    check(m1.get("as4_retries_total", 0) >= 4 + len(waiting),
+          "as4_retries_total counts every failed attempt to be retried (%s)" %
+          m1.get("as4_retries_total"))
+    check(send_errors(m1).get("EBMS:0301") == 3 and
+          sum(send_errors(m1).values()) == m1.get('as4_sent_total{result="failed"}'),
+          "as4_send_errors_total: the 3 failed messages under EBMS:0301 (%s)" % send_errors(m1))
 
     for m in waiting:
         doc = ap1.message(m, "out")
@@ -147,6 +181,12 @@ try:
     check(doc is not None and doc["state"] == "failed" and doc["attempts"] == 1 and
           code == "EBMS:0010",
           "peer's ebMS Error (no PMode matches): failed after 1 attempt with its code (%s)" % code)
+    m2 = metrics(ap1)
+    check(send_errors(m2).get("EBMS:0010") == 1 and send_errors(m2).get("EBMS:0301") == 3 and
+          sum(send_errors(m2).values()) == m2.get('as4_sent_total{result="failed"}'),
+          "as4_send_errors_total counts the partner's code (%s)" % send_errors(m2))
+    check(m2.get("as4_retries_total", 0) >= m1.get("as4_retries_total", 0),
+          "as4_retries_total never goes back")
 
     # -- admin retry -----------------------------------------------------------------------
     st, body, _, _ = ap1.api("POST", "/messages/%s/retry" % q(short), role="submitter")

@@ -141,6 +141,9 @@ def scenario(wd, a, b):
           "ap1: 1 delivered with PMode ref")
     check(mval(m1a, 'as4_messages_by_pmode{pmode="to-dead",direction="out",state="failed"}') == 1,
           "ap1: 1 failed with PMode to-dead")
+    check(mval(m1a, 'as4_send_errors_total{code="EBMS:0301"}') -
+          mval(m0a, 'as4_send_errors_total{code="EBMS:0301"}') == 1,
+          "ap1 counts the failure to the dead peer under as4_send_errors_total EBMS:0301")
     check(mval(m1a, 'as4_messages{direction="in",state="received"}') == 2,
           "ap1: 2 received, not acknowledged")
     check(mval(m1a, 'as4_queue_depth{queue="inbox"}') == 2, "ap1 inbox depth 2")
