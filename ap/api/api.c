@@ -215,8 +215,11 @@ void as4_api_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 	bool post = strcmp(method, "POST") == 0;
 
 	if (strcmp(path, API_PREFIX "/health") == 0) {
-		json_t *v = json_pack("{s:s}", "status", "ok");
-		api_json(resp, 200, v);
+		if (get) {
+			api_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+		} else {
+			method_not_allowed(resp, "GET");
+		}
 		return;
 	}
 	if (strcmp(path, API_PREFIX "/ready") == 0) {

@@ -179,42 +179,45 @@ def scenario(wd, a, b):
     mid = out_ids[0]
     mp = "/messages/" + q(mid)
     bad_pmode = {"pmode": {"initiator": "ap1"}}
+    # (method, path, body, least role, the status every allowed role gets)
     endpoints = [
-        ("GET", "/status", None, "reader"),
-        ("GET", "/messages", None, "reader"),
-        ("GET", mp, None, "reader"),
-        ("GET", mp + "/receipt", None, "reader"),
-        ("GET", mp + "/raw", None, "admin"),
-        ("GET", mp + "/payloads/0", None, "submitter"),
-        ("DELETE", "/messages/nonexistent/payloads", None, "admin"),
-        ("POST", "/messages", {"pmode": "nope"}, "submitter"),
-        ("GET", "/inbox", None, "submitter"),
-        ("POST", "/messages/nonexistent/ack", None, "submitter"),
-        ("POST", "/messages/nonexistent/retry", None, "admin"),
-        ("POST", "/test", {"party": "nobody"}, "submitter"),
-        ("GET", "/pmodes", None, "reader"),
-        ("GET", "/pmodes/hn", None, "reader"),
-        ("POST", "/pmodes", bad_pmode, "admin"),
-        ("POST", "/pmodes/validate", bad_pmode, "admin"),
-        ("PUT", "/pmodes/hn", bad_pmode, "admin"),
-        ("DELETE", "/pmodes/nonexistent", None, "admin"),
-        ("GET", "/certificates", None, "reader"),
-        ("POST", "/certificates/trust", {"store": "as4", "certificate": "x"}, "admin"),
-        ("DELETE", "/certificates/trust/as4/" + "0" * 64, None, "admin"),
-        ("POST", "/certificates/keystore", {"key": "x", "certificate": "y"}, "admin"),
-        ("DELETE", "/certificates/keystore/old/none", None, "admin"),
-        ("GET", "/audit", None, "admin"),
-        ("GET", "/log", None, "reader"),
-        ("PUT", "/log", {"level": "loud"}, "admin"),
-        ("GET", "/participants", None, "reader"),
+        ("GET", "/status", None, "reader", 200),
+        ("GET", "/messages", None, "reader", 200),
+        ("GET", mp, None, "reader", 200),
+        ("GET", mp + "/receipt", None, "reader", 200),
+        ("GET", mp + "/raw", None, "admin", 200),
+        ("GET", mp + "/payloads/0", None, "submitter", 200),
+        ("DELETE", "/messages/nonexistent/payloads", None, "admin", 404),
+        ("POST", "/messages", {"pmode": "nope"}, "submitter", 422),
+        ("GET", "/inbox", None, "submitter", 200),
+        ("POST", "/messages/nonexistent/ack", None, "submitter", 404),
+        ("POST", "/messages/nonexistent/retry", None, "admin", 404),
+        ("POST", "/test", {"party": "nobody"}, "submitter", 422),
+        ("GET", "/pmodes", None, "reader", 200),
+        ("GET", "/pmodes/hn", None, "reader", 200),
+        ("POST", "/pmodes", bad_pmode, "admin", 422),
+        ("POST", "/pmodes/validate", bad_pmode, "admin", 422),
+        ("PUT", "/pmodes/hn", bad_pmode, "admin", 422),
+        ("DELETE", "/pmodes/nonexistent", None, "admin", 404),
+        ("GET", "/certificates", None, "reader", 200),
+        ("POST", "/certificates/trust", {"store": "as4", "certificate": "x"}, "admin", 422),
+        ("DELETE", "/certificates/trust/as4/" + "0" * 64, None, "admin", 404),
+        ("POST", "/certificates/keystore", {"key": "x", "certificate": "y"}, "admin", 422),
+        ("DELETE", "/certificates/keystore/old/none", None, "admin", 404),
+        ("GET", "/audit", None, "admin", 200),
+        ("GET", "/log", None, "reader", 200),
+        ("PUT", "/log", {"level": "loud"}, "admin", 422),
+        ("GET", "/participants", None, "reader", 200),
     ]
-    for method, path, doc, need in endpoints:
+    for method, path, doc, need, want in endpoints:
         st, _, _, _ = a.api(method, path, doc, token="")
         check(st == 401, "%s %s without a token: 401 (%d)" % (method, path, st))
         for role in ("reader", "submitter", "admin"):
             st, d, raw, _ = a.api(method, path, doc, role=role)
             if ROLE_RANK[role] >= ROLE_RANK[need]:
-                check(st not in (401, 403), "%s %s as %s: allowed (%d)" % (method, path, role, st))
+                # allowed: the handler ran and gave its own answer (not a refusal, not a 500)
+                check(st == want, "%s %s as %s: allowed, %d (%d %s)" % (
+                    method, path, role, want, st, raw[:120] if st != want else ""))
             else:
                 check(st == 403 and d["error"]["code"] == "forbidden",
                       "%s %s as %s: 403 (%d %s)" % (method, path, role, st, raw[:120]))

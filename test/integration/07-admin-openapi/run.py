@@ -6,11 +6,21 @@ situations that give each of its documented status codes, and every answer must 
 status the case expects, (2) be documented for that operation, and (3) when it is JSON, match
 the documented schema: types, required fields and enums, through $ref, allOf, arrays and
 nested objects. At the end every documented (path, method, status) must have been produced
-by some case, except the few listed in UNREACHABLE with the reason. An operation added to the
-server without a document entry, or to the document without a case here, fails the test.
+by some case, except the few listed in UNREACHABLE with the reason, so an operation added to
+the document without a case here fails the test.
+
+What it finds of the server's side: every method the document does not name on a documented
+path must answer 405 (or 404), so a method added to a documented route without a document
+entry fails the test, and an undocumented path under /api/v1 must answer 404. A wholly new
+path the document does not mention cannot be found from here (the server has no route table
+to list): keep the document and the cases up to date when adding one.
+
+SBDH submissions (application/xml and text/xml, ?pmode=) are cases of POST /messages: their
+answer fields and the invalid_gln / invalid_sbdh error codes are checked.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -27,6 +37,14 @@ UNREACHABLE = {
     ("/api/v1/messages/{id}/raw", "get", "410"):
         "needs the retention policy to have removed the raw message (raw_too purge)",
 }
+
+SBDH_SENDER = "5790000121526"
+SBDH_RECEIVER = "5790000201389"
+SBDH_BAD_GLN = "5790000201388"  # the receiver with a wrong check digit
+SBDH_PROCESS = "urn:ehmi:sdn-emergence"
+SBDH_DOC = ("urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::hospitalnotification-"
+            "message##urn:dk:medcom:fhir:hospitalnotification-message::4.0")
+METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 
 SPEC_PATH = os.path.join(SOURCE, "docs", "openapi.yaml")
 with open(SPEC_PATH) as f:
@@ -98,6 +116,17 @@ def case(ap, method, template, status, path=None, role="admin", token=None, doc=
         return None
     documented = op.get("responses", {})
     check(str(status) in documented, "%s: status documented" % label)
+    # the request's media type is documented (unless the case is about an undocumented one)
+    if (doc is not None or raw is not None) and ctype and status != 415:
+        media = ctype.split(";")[0].strip()
+        bodies = ((op.get("requestBody") or {}).get("content") or {})
+        check(media in bodies, "%s: request body %s documented" % (label, media))
+    query = urllib.parse.urlsplit(path or template).query
+    names = set(resolve(p).get("name") for p in (op.get("parameters") or []) +
+                (SPEC["paths"][template].get("parameters") or []))
+    for name in urllib.parse.parse_qs(query, keep_blank_values=True):
+        check(name in names or status == 400,
+              "%s: query parameter %s documented" % (label, name))
     path = path or template
     headers = {}
     tok = token if token is not None else TOKENS.get(role)
@@ -151,6 +180,9 @@ def main():
         "to-dead-slow.yaml": pmode_yaml("to-dead-slow", "ap1", "ap3", "urn:svc", "urn:slow",
                                         extra="  reliability:\n    retries: 5\n"
                                               "    interval: 1h\n"),
+        # ehmiSBDH envelopes: Service = PROCESSID, Action = busdox-docid-qns::DOCUMENTID
+        "hn-sbdh.yaml": pmode_yaml("hn-sbdh", "ap1", "ap2", SBDH_PROCESS,
+                                   "busdox-docid-qns::" + SBDH_DOC),
     }
     limits = "limits:\n  max_api_body: 64K\n  max_api_upload: 1M\n"
     a = AccessPoint(wd, "ap1", "ap1", parties, pm, msh_port=p1, extra_yaml=limits)
@@ -216,6 +248,7 @@ def run_cases(wd, a, b):
                                            "content": b64(b"x" * 70000)}]})
     case(a, "POST", "/api/v1/messages", 415, role="submitter", raw=b"x", ctype="text/plain")
     case(a, "POST", "/api/v1/messages", 422, role="submitter", doc=dict(sub, pmode="nope"))
+    sbdh_cases(wd, a)
     delivered = a.wait_state(out_id, ["delivered", "failed"])
     check(delivered is not None and delivered["state"] == "delivered", "hn message delivered")
     # one failed message (peer down, no retries) and one waiting (retries in an hour)
@@ -476,6 +509,103 @@ def run_cases(wd, a, b):
     st, _, _ = a.http("GET", "/api/v1/nothing-here",
                       headers={"Authorization": "Bearer " + TOKENS["admin"]})
     check(st == 404, "an undocumented path answers 404")
+    undocumented_methods(a)
+
+
+def concrete(template):
+    """A path for a template: every {parameter} filled with a harmless value."""
+    values = {"{id}": "probe%40x", "{index}": "0", "{gln}": "5790000000029", "{store}": "as4",
+              "{sha256}": "0" * 64, "{name}": "none"}
+    for k, v in values.items():
+        template = template.replace(k, v)
+    return template
+
+
+def undocumented_methods(a):
+    """A method the document does not name on one of its paths is not served: 405 or 404."""
+    def pattern(template):
+        return re.compile("^" + re.sub(r"\\\{[a-z0-9_]+\\\}", "[^/]+", re.escape(template)) + "$")
+
+    patterns = [(pattern(t), item) for t, item in SPEC["paths"].items()]
+    served = []
+    for template in SPEC["paths"]:
+        path = concrete(template)
+        # a path may match more than one template (/pmodes/validate is also /pmodes/{id})
+        documented = set(m.upper() for rx, item in patterns if rx.match(path.split("?")[0])
+                         for m in item if m != "parameters")
+        for method in METHODS:
+            if method in documented:
+                continue
+            body = b"{}" if method in ("POST", "PUT", "PATCH") else None
+            st, _, _ = a.http(method, path, body,
+                              {"Authorization": "Bearer " + TOKENS["admin"],
+                               "Content-Type": "application/json"})
+            if st not in (404, 405):
+                served.append("%s %s -> %d" % (method, template, st))
+    check(not served, "no undocumented method is served on a documented path: %s" % served)
+
+
+def sbdh_cases(wd, a):
+    """POST /messages with an ehmiSBDH envelope (application/xml, text/xml, ?pmode=)."""
+    fhir = os.path.join(SHARED, "medcom-examples", "01-hospitalnotification-admit-inpatient.bundle.xml")
+
+    def wrap(name):
+        out = os.path.join(wd.path, name)
+        p = as4ctl("sbdh", "wrap", "--sender", SBDH_SENDER, "--receiver", SBDH_RECEIVER,
+                   "--document", SBDH_DOC, "--process", SBDH_PROCESS, "--out", out, fhir,
+                   check_rc=0)
+        check(p.returncode == 0, "as4ctl sbdh wrap %s" % name)
+        with open(out, "rb") as f:
+            return f.read()
+
+    env1 = wrap("env1.xml")
+    d = case(a, "POST", "/api/v1/messages", 202, role="submitter", raw=env1,
+             ctype="application/xml", what="(SBDH, application/xml)")
+    check(d is not None and d["pmode"] == "hn-sbdh" and
+          d.get("original_sender") == "0088:" + SBDH_SENDER and
+          d.get("final_recipient") == "0088:" + SBDH_RECEIVER and
+          d.get("sbdh_instance_id") and d.get("medcom_message_id") and
+          d.get("service") == SBDH_PROCESS and d.get("action") == "busdox-docid-qns::" + SBDH_DOC,
+          "SBDH submission answers the routing it read: %s" % d)
+    if d is not None:
+        m = case(a, "GET", "/api/v1/messages/{id}", 200,
+                 path="/api/v1/messages/" + q(d["message_id"]), role="reader",
+                 what="(SBDH message)")
+        check(m is not None and m.get("sbdh_instance_id") == d["sbdh_instance_id"] and
+              m.get("medcom_message_id") == d["medcom_message_id"],
+              "the message shows sbdh_instance_id and medcom_message_id")
+        detail = SPEC["components"]["schemas"]["MessageDetail"]["allOf"]
+        known = set()
+        for part in detail:
+            known |= set((resolve(part).get("properties") or {}).keys())
+        check(m is not None and not set(m) - known,
+              "every field of the message is documented: %s" % sorted(set(m or {}) - known))
+        known = set(SPEC["components"]["schemas"]["Submitted"]["properties"])
+        check(not set(d) - known,
+              "every field of the SBDH submission answer is documented: %s" %
+              sorted(set(d) - known))
+    env2 = wrap("env2.xml")
+    d = case(a, "POST", "/api/v1/messages", 202, role="submitter", raw=env2, ctype="text/xml",
+             path="/api/v1/messages?pmode=hn-sbdh", what="(SBDH, text/xml, ?pmode=)")
+    check(d is not None and d["pmode"] == "hn-sbdh", "?pmode= names the PMode")
+    case(a, "POST", "/api/v1/messages", 409, role="submitter", raw=env1,
+         ctype="application/xml", what="(SBDH InstanceIdentifier already submitted)")
+    bad = env1.replace(("0088:" + SBDH_RECEIVER).encode(), ("0088:" + SBDH_BAD_GLN).encode())
+    d = case(a, "POST", "/api/v1/messages", 422, role="submitter", raw=bad,
+             ctype="application/xml", what="(SBDH, wrong GLN check digit)")
+    check(d is not None and d["error"]["code"] == "invalid_gln", "invalid_gln: %s" % d)
+    nodoc = re.sub(rb"<Scope>\s*<Type>DOCUMENTID</Type>.*?</Scope>", b"", env1, flags=re.S)
+    d = case(a, "POST", "/api/v1/messages", 422, role="submitter", raw=nodoc,
+             ctype="application/xml", what="(SBDH without DOCUMENTID)")
+    check(d is not None and d["error"]["code"] == "invalid_sbdh", "invalid_sbdh: %s" % d)
+    d = case(a, "POST", "/api/v1/messages", 422, role="submitter", raw=wrap("env3.xml"),
+             ctype="application/xml", path="/api/v1/messages?pmode=nope",
+             what="(SBDH, ?pmode= unknown)")
+    check(d is not None and d["error"]["code"] == "unprocessable", "unknown ?pmode=: %s" % d)
+    case(a, "POST", "/api/v1/messages", 400, role="submitter", raw=b"<not xml",
+         ctype="application/xml", what="(SBDH, not XML)")
+    case(a, "POST", "/api/v1/messages", 403, role="reader", raw=env2, ctype="application/xml",
+         what="(SBDH as reader)")
 
 
 if __name__ == "__main__":
