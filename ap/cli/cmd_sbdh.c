@@ -9,8 +9,11 @@
  *   sbdh inspect FILE [--json] [--config FILE] [--content-out FILE]
  *
  * --config reads the `medcom` section of an as4d.yaml (accepted schemes and media types, size
- * limit, routing convention); without it the MEDCOM.md defaults apply. Exit status: 0 valid
- * for sending, 1 refused, 2 usage error (and unreadable files).
+ * limit, routing convention); without it the MEDCOM.md defaults apply. With --config, inspect
+ * also runs the checks POST /api/v1/messages makes for that configuration
+ * (as4_medcom_check_profile: DOCUMENTID and PROCESSID configured, the document's size limit,
+ * a Sender we serve), so that exit 0 means the API would take the envelope. Exit status: 0
+ * valid for sending, 1 refused, 2 usage error (and unreadable files).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 
 #include "as4/blob.h"
 #include "as4/config.h"
+#include "as4/medcom.h"
 #include "as4/sbdh.h"
 #include "as4/str.h"
 #include "cli.h"
@@ -199,7 +203,17 @@ static json_t *jstr(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
-static json_t *inspect_json(const struct as4_sbdh *sb, const struct as4_sbdh_route *rt, bool valid)
+/*
+ * The outcome of the configuration's profile checks (as4_medcom_check_profile), shown with the
+ * envelope's own problems; err AS4_OK when they passed or did not run.
+ */
+struct profile_check {
+	as4_err err;
+	struct as4_diag diag;
+};
+
+static json_t *inspect_json(const struct as4_sbdh *sb, const struct as4_sbdh_route *rt, bool valid,
+                            const struct profile_check *pc)
 {
 	json_t *scopes = json_array();
 	for (size_t i = 0; i < sb->n_scopes; i++) {
@@ -218,6 +232,12 @@ static json_t *inspect_json(const struct as4_sbdh *sb, const struct as4_sbdh_rou
 		                                          p->warning ? "warning" : "error", "code",
 		                                          as4_err_ebms_code(p->err), "field",
 		                                          p->field, "message", p->text));
+	}
+	if (pc->err != AS4_OK) {
+		json_array_append_new(problems,
+		                      json_pack("{s:s, s:s, s:s, s:s}", "severity", "error", "code",
+		                                as4_err_ebms_code(pc->err), "field", pc->diag.field,
+		                                "message", as4_diag_text(&pc->diag)));
 	}
 	json_t *v = json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	                      "valid", valid, "sender", jstr(sb->sender), "receiver",
@@ -260,15 +280,17 @@ static void line(const char *label, const char *value)
 	printf("  %-10s %s\n", label, value != NULL ? value : "-");
 }
 
-static void inspect_text(const struct as4_sbdh *sb, const struct as4_sbdh_route *rt, bool valid)
+static void inspect_text(const struct as4_sbdh *sb, const struct as4_sbdh_route *rt, bool valid,
+                         const struct profile_check *pc)
 {
 	char tmp[512];
+	size_t n_errors = sb->n_errors + (pc->err != AS4_OK ? 1 : 0);
 	if (valid) {
 		printf("ehmiSBDH envelope: valid for sending%s\n",
 		       sb->n_problems > 0 ? " (with warnings)" : "");
 	} else {
-		printf("ehmiSBDH envelope: REFUSED (%zu error%s)\n", sb->n_errors,
-		       sb->n_errors == 1 ? "" : "s");
+		printf("ehmiSBDH envelope: REFUSED (%zu error%s)\n", n_errors,
+		       n_errors == 1 ? "" : "s");
 	}
 	snprintf(tmp, sizeof(tmp), "%s%s%s%s", sb->sender ? sb->sender : "-",
 	         sb->sender_sor ? " (SOR " : "", sb->sender_sor ? sb->sender_sor : "",
@@ -317,13 +339,18 @@ static void inspect_text(const struct as4_sbdh *sb, const struct as4_sbdh_route 
 		}
 	}
 	line("scopes", sb->n_scopes ? tmp : "none");
-	if (sb->n_problems > 0) {
+	if (sb->n_problems > 0 || pc->err != AS4_OK) {
 		printf("problems:\n");
 		for (size_t i = 0; i < sb->n_problems; i++) {
 			const struct as4_sbdh_problem *p = &sb->problems[i];
 			printf("  %-7s %s %s%s%s\n", p->warning ? "warning" : "error",
 			       as4_err_ebms_code(p->err), p->field, p->field[0] ? ": " : "",
 			       p->text);
+		}
+		if (pc->err != AS4_OK) {
+			printf("  %-7s %s %s%s%s\n", "error", as4_err_ebms_code(pc->err),
+			       pc->diag.field, pc->diag.field[0] ? ": " : "",
+			       as4_diag_text(&pc->diag));
 		}
 	}
 }
@@ -384,9 +411,15 @@ static int cmd_inspect(int argc, char **argv)
 			as4_sbdh_route_cleanup(&route);
 		}
 	}
-	bool valid = err == AS4_OK;
+	/* what the API checks on top of the envelope itself, for this configuration */
+	struct profile_check pc = {AS4_OK, {0}};
+	as4_diag_init(&pc.diag);
+	if (err == AS4_OK && prof.cfg != NULL) {
+		pc.err = as4_medcom_check_profile(prof.cfg, sb, true, &pc.diag);
+	}
+	bool valid = err == AS4_OK && pc.err == AS4_OK;
 	if (json) {
-		json_t *v = inspect_json(sb, &route, valid);
+		json_t *v = inspect_json(sb, &route, valid, &pc);
 		char *text = v != NULL ? json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 		json_decref(v);
 		if (text == NULL) {
@@ -397,7 +430,7 @@ static int cmd_inspect(int argc, char **argv)
 		printf("%s\n", text);
 		free(text);
 	} else {
-		inspect_text(sb, &route, valid);
+		inspect_text(sb, &route, valid, &pc);
 	}
 	rc = valid ? AS4CTL_OK : AS4CTL_REFUSED;
 	if (content_out != NULL) {

@@ -12,8 +12,13 @@ Refusals, each with its documented code and stored nowhere:
   - an envelope without DOCUMENTID (API 422 invalid_sbdh) and one over medcom.max_payload
     (API 413);
   - an unknown receiver: ap2 answers EBMS:0010 naming it, ap1 marks the message failed;
-  - a finalRecipient that differs from the SBDH Receiver: ap2 answers EBMS:0003 naming both;
+  - a finalRecipient that differs from the SBDH Receiver, or an originalSender that differs
+    from the SBDH Sender: ap2 answers EBMS:0003 naming both;
   - an oversize envelope reaching ap2: EBMS:0004 naming the limit.
+"Stored nowhere" is checked on the files under data/ and on the message counts of the API
+(small records live inside LMDB). `as4ctl sbdh inspect --config` refuses (exit 1, text and
+--json) what the API would refuse for that configuration: a DOCUMENTID not configured, a
+Sender not served; usage errors exit 2.
 The same envelope submitted twice is a 409 naming the first message; the same InstanceIdentifier
 received in a new AS4 message is accepted and reported in its history.
 """
@@ -88,6 +93,19 @@ def submit_xml(ap, body):
 
 def q(msgid):
     return urllib.parse.quote(msgid, safe="")
+
+
+def stored_count(ap, direction):
+    """How many messages the store holds in one direction, through the API (the records up to
+    store.inline_max live inside LMDB, where store_files() does not see them)."""
+    st, doc, raw, _ = ap.api("GET", "/messages?direction=%s&limit=1000" % direction,
+                             role="reader")
+    return doc["count"] if st == 200 else raw
+
+
+def inspect(*args):
+    p = as4ctl("sbdh", "inspect", *args)
+    return p.returncode, p.stdout, p.stderr
 
 
 wd = Workdir("09")
@@ -190,6 +208,7 @@ try:
           "wrap refuses a wrong GLN check digit (rc %d: %s)" % (p.returncode, p.stderr.strip()))
     good = wrap(hn_path, doc_id=hn_doc)
     before = ap1.store_files()
+    n_out_before = stored_count(ap1, "out")
     bad = good.replace(("0088:" + RECEIVER).encode(), ("0088:" + BAD_GLN).encode())
     st, body, raw, _ = submit_xml(ap1, bad)
     check(st == 422 and body["error"]["code"] == "invalid_gln" and
@@ -211,13 +230,55 @@ try:
     st, body, raw, _ = submit_xml(ap1, sent["hn"][2]) if "hn" in sent else (0, None, b"", None)
     check(st == 409 and sent["hn"][0] in body["error"]["message"],
           "same envelope again: 409 naming the first message (%s)" % raw[:200])
+
+    # ---- as4ctl sbdh inspect --config runs the checks the API makes --------------------------
+    # exit 0 only when POST /messages would take the envelope: a DOCUMENTID not configured and
+    # a Sender ap1 does not serve parse fine, but the configuration's profile refuses them
+    undoc = wrap(hn_path, doc_id="urn:not-configured-document")
+    undoc_file = LAST[0]
+    rc, out, err = inspect(undoc_file)
+    check(rc == 0, "inspect without --config: the envelope itself is valid (rc %d)" % rc)
+    rc, out, err = inspect("--config", ap1.config, undoc_file)
+    check(rc == 1 and "REFUSED" in out and "DOCUMENTID" in out and "medcom.documents" in out,
+          "inspect --config: a DOCUMENTID not configured is refused, exit 1 (rc %d: %s)" % (
+              rc, out[-300:]))
+    rc, out, err = inspect("--config", ap1.config, "--json", undoc_file)
+    doc = json.loads(out) if rc in (0, 1) and out.strip().startswith("{") else {}
+    probs = doc.get("problems", [])
+    check(rc == 1 and doc.get("valid") is False and any(
+        p["field"] == "DOCUMENTID" and p["severity"] == "error" and p["code"] == "EBMS:0004"
+        for p in probs), "inspect --json: valid false, the DOCUMENTID problem listed (%s)" % probs)
+    st, body, raw, _ = submit_xml(ap1, undoc)
+    check(st == 422 and body["error"]["code"] == "invalid_sbdh" and
+          body["error"]["field"] == "DOCUMENTID", "and the API refuses it the same way (%s)" % st)
+    theirs = os.path.join(wd.path, "theirs.xml")
+    p = as4ctl("sbdh", "wrap", "--sender", RECEIVER, "--receiver", SENDER, "--document",
+               hn_doc, "--process", PROCESS, "--out", theirs, hn_path)
+    rc, out, err = inspect("--config", ap1.config, theirs)
+    check(p.returncode == 0 and rc == 1 and "Sender" in out and "not a participant" in out,
+          "inspect --config: a Sender ap1 does not serve is refused, exit 1 (rc %d)" % rc)
+    rc, out, err = inspect("--config", ap2.config, theirs)
+    check(rc == 0 and "valid for sending" in out,
+          "the same envelope is valid with ap2's configuration, which serves that Sender")
+    wrap(hn_path, doc_id=hn_doc)
+    rc, out, err = inspect("--config", ap1.config, "--json", LAST[0])
+    check(rc == 0 and json.loads(out)["valid"] is True and json.loads(out)["problems"] == [],
+          "inspect --config --json of a good envelope: exit 0, valid, no problems")
+    for args in ((), ("--bogus", LAST[0]), (LAST[0], LAST[0]), ("--config",)):
+        rc, out, err = inspect(*args)
+        check(rc == 2 and "usage" in err, "inspect %s: usage error, exit 2 (rc %d)" % (
+            " ".join(a[-12:] for a in args), rc))
+
     check(ap1.store_files() == before, "API refusals stored nothing")
+    check(stored_count(ap1, "out") == n_out_before,
+          "API refusals stored no record either (%s messages out)" % stored_count(ap1, "out"))
 
     # ---- refusals by the receiving access point -------------------------------------------
     before2 = ap2.store_files()
+    n_in_before2 = stored_count(ap2, "in")
 
-    def sent_json(env, final_recipient, pmode="medcom-hn"):
-        doc = {"pmode": pmode, "original_sender": "0088:" + SENDER,
+    def sent_json(env, final_recipient, pmode="medcom-hn", original_sender="0088:" + SENDER):
+        doc = {"pmode": pmode, "original_sender": original_sender,
                "final_recipient": final_recipient,
                "payloads": [{"mime_type": "application/xml", "content": b64(env)}]}
         st, body, raw, _ = ap1.api("POST", "/messages", doc, role="submitter")
@@ -243,12 +304,21 @@ try:
           RECEIVER in (err.get("detail") or "") and NOT_SERVED in (err.get("detail") or ""),
           "finalRecipient != SBDH Receiver: EBMS:0003 naming both (%s)" % err)
 
+    other = wrap(hn_path, doc_id=hn_doc)
+    out = sent_json(other, "0088:" + RECEIVER, original_sender="0088:" + NOT_SERVED)
+    err = (out or {}).get("last_error") or {}
+    check(out is not None and out["state"] == "failed" and err.get("code") == "EBMS:0003" and
+          SENDER in (err.get("detail") or "") and NOT_SERVED in (err.get("detail") or ""),
+          "originalSender != SBDH Sender: EBMS:0003 naming both (%s)" % err)
+
     out = sent_json(big, "0088:" + RECEIVER, pmode="medcom-big")
     err = (out or {}).get("last_error") or {}
     check(out is not None and out["state"] == "failed" and err.get("code") == "EBMS:0004" and
           "over the limit" in (err.get("detail") or ""),
           "oversize envelope at the receiver: EBMS:0004 (%s)" % err)
     check(ap2.store_files() == before2, "receiver refusals stored nothing")
+    check(stored_count(ap2, "in") == n_in_before2,
+          "receiver refusals stored no record either (%s messages in)" % stored_count(ap2, "in"))
 
     # ---- ping a participant: the ebMS test service to the access point serving it -----------
     st, body, raw, _ = ap1.api("POST", "/test", {"party": "0088:" + RECEIVER})
