@@ -13,6 +13,12 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from as4test import *  # noqa: E402,F401,F403
 
+
+def stored_count(ap):
+    """Messages in the store, both directions, through the API."""
+    st, doc, raw, _ = ap.api("GET", "/messages?limit=1000", role="reader")
+    return doc["count"] if st == 200 else raw
+
 SERVICE = "urn:ehmi:sdn-emergence"
 ACTION = ("busdox-docid-qns::urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::"
           "hospitalnotification-message##urn:dk:medcom:fhir:hospitalnotification-message::4.0")
@@ -127,6 +133,7 @@ try:
 
     # negative cases: nothing stored anywhere
     before1, before2 = ap1.store_files(), ap2.store_files()
+    counts = (stored_count(ap1), stored_count(ap2))
     st, body, _, _ = ap1.api("POST", "/messages", dict(doc, pmode="no-such-pmode"),
                              role="submitter")
     check(st == 422 and body["error"]["field"] == "pmode",
@@ -152,6 +159,9 @@ try:
     check(st == 403, "reader may not submit: 403")
     check(ap1.store_files() == before1 and ap2.store_files() == before2,
           "refused requests changed no stored file")
+    check((stored_count(ap1), stored_count(ap2)) == counts,
+          "and stored no record: records up to store.inline_max live inside LMDB (%s)" %
+          (counts,))
 
     for ap in aps:
         rc = ap.stop()

@@ -148,11 +148,16 @@ try:
           "not registered" in (err.get("detail") or ""),
           "a participant the SML does not know fails at once: not registered (%s)" % err)
     before = ap1.store_files()
+    # records up to store.inline_max live inside LMDB: count them through the API too
+    n_before = ap1.api("GET", "/messages?limit=1000", token="pilot-reader-token")[1]["count"]
     bad = body.replace(pilot["aps"]["ap2"]["gln"].encode(), b"5790000201388")
     st, doc, raw, _ = ap1.api("POST", "/messages", raw=bad, token="pilot-submitter-token",
                               content_type="application/xml")
-    check(st == 422 and doc["error"]["code"] == "invalid_gln" and ap1.store_files() == before,
-          "wrong GLN check digit: 422, nothing stored (%s)" % raw[:200])
+    n_after = ap1.api("GET", "/messages?limit=1000", token="pilot-reader-token")[1]["count"]
+    check(st == 422 and doc["error"]["code"] == "invalid_gln" and ap1.store_files() == before
+          and n_after == n_before,
+          "wrong GLN check digit: 422, nothing stored (%s; %d -> %d messages)" % (
+              raw[:200], n_before, n_after))
 finally:
     for ap in aps:
         rc = ap.stop()
