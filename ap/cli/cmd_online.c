@@ -4,7 +4,7 @@
  * print a short text view, or with --json the API's own answer.
  *
  *   send [options] FILE...     submit a message (multipart/form-data), optionally --wait
- *   ping PARTY                 the ebMS test service: exit 0 when a Receipt came back
+ *   ping PARTICIPANT|PARTY     the ebMS test service: exit 0 when a Receipt came back
  *   messages [filters]         search, newest first (--all follows the cursor)
  *   show ID                    one message: state, parties, payloads, receipt, errors, events
  *   retry ID                   put a failed message back in the queue
@@ -346,10 +346,13 @@ int as4ctl_cmd_send(int argc, char **argv)
 /* ---- ping ----------------------------------------------------------------------------------- */
 
 static const char ping_usage[] =
-        "as4ctl ping PARTY [--pmode ID] [--final-recipient ID] [--original-sender ID]\n"
-        "  sends the ebMS test service to PARTY (a party name of as4d.yaml) and waits for the\n"
-        "  answer: exit 0 when a valid Receipt came back, 1 otherwise (the reason is printed).\n"
-        "  --final-recipient is needed when the PMode finds the receiver by SMP lookup.\n";
+        "as4ctl ping PARTICIPANT|PARTY [--pmode ID] [--final-recipient ID]\n"
+        "                              [--original-sender ID]\n"
+        "  sends the ebMS test service to the access point serving PARTICIPANT (0088:<GLN> or\n"
+        "  a bare GLN: found through medcom.routes, else by discovery) or to PARTY (a party\n"
+        "  name of as4d.yaml) and waits for the answer: exit 0 when a valid Receipt came back,\n"
+        "  1 otherwise (the reason is printed).\n"
+        "  --final-recipient is needed when a PARTY's PMode finds the receiver by SMP lookup.\n";
 
 static int ping_body(struct online *o, const struct args *a)
 {

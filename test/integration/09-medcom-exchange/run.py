@@ -327,6 +327,25 @@ try:
     st, body, raw, _ = ap1.api("POST", "/test", {"party": BAD_GLN})
     check(st == 422 and body["error"]["code"] == "invalid_gln",
           "ping with a wrong GLN check digit: 422 (%s)" % raw[:200])
+    # as4ctl ping PARTICIPANT against the running ap1 (the pilot guide's first step)
+    env_ = dict(os.environ, AS4CTL_URL="http://127.0.0.1:%d" % ap1.api_port,
+                AS4CTL_TOKEN=TOKENS["submitter"])
+    env_.pop("AS4CTL_TOKEN_FILE", None)
+    for who in ("0088:" + RECEIVER, RECEIVER):
+        p = as4ctl("ping", who, env=env_)
+        check(p.returncode == 0 and p.stdout.startswith("receipt from ap2 (https://127.0.0.1:%d"
+                                                          % p2),
+              "as4ctl ping %s: receipt from ap2, exit 0 (%d %s %s)" % (
+                  who, p.returncode, p.stdout.strip()[:200], p.stderr.strip()[:200]))
+    p = as4ctl("ping", "0088:" + RECEIVER, "--json", env=env_)
+    doc = json.loads(p.stdout) if p.returncode == 0 else {}
+    check(doc.get("ok") is True and doc.get("party") == "ap2" and doc.get("pmode", "").startswith(
+        "medcom-"), "as4ctl ping --json: the API's answer (%s)" % p.stdout[:200])
+    p = as4ctl("ping", BAD_GLN, env=env_)
+    check(p.returncode == 1 and "invalid_gln" in p.stderr and "check digit" in p.stderr,
+          "as4ctl ping with a wrong GLN check digit: exit 1 naming it (%s)" % p.stderr.strip())
+    p = as4ctl("ping", env=env_)
+    check(p.returncode == 2 and "PARTICIPANT" in p.stderr, "as4ctl ping without a target: exit 2")
 
     # ---- participants managed through the API ------------------------------------------
     st, body, raw, _ = ap2.api("GET", "/participants", role="reader")
