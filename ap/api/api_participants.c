@@ -197,7 +197,7 @@ static as4_err apply(struct api_req *r, const char *path, json_t *doc, struct as
 	return err;
 }
 
-static void change(struct api_req *r, const char *method, const char *gln,
+static void change(struct api_req *r, struct as4_http_req *req, const char *method, const char *gln,
                    const struct as4_blob *body, struct as4_http_resp *resp)
 {
 	const struct as4_config *cfg = r->rt->cfg;
@@ -244,11 +244,9 @@ static void change(struct api_req *r, const char *method, const char *gln,
 		api_error_from(resp, err == AS4_E_CONFIG ? AS4_E_CONFIG : err, &d);
 		goto out;
 	}
-	if (as4_store_audit_append(r->ap->store, r->token->name,
-	                           put ? "participant.put" : "participant.delete", gln, NULL,
-	                           &d) != AS4_OK) {
-		as4_log(AS4_LOG_WARNING, "api: participant %s changed, audit entry failed: %s", gln,
-		        as4_diag_text(&d));
+	if (!api_audit(r, req, put ? "participant.put" : "participant.delete", gln,
+	               put ? "saved in medcom.participants_file" : "removed")) {
+		/* logged by api_audit with the whole entry; the change stands */
 	}
 	as4_log(AS4_LOG_NOTICE, "api: participant %s %s by %s", gln, put ? "saved" : "removed",
 	        r->token->name);
@@ -330,7 +328,7 @@ void api_participants(struct api_req *r, struct as4_http_req *req, const char *r
 	if (!role_at_least(r, AS4_API_ROLE_ADMIN, resp)) {
 		return;
 	}
-	change(r, method, id, body, resp);
+	change(r, req, method, id, body, resp);
 }
 
 int api_participant_target(struct api_req *r, const char **party, const char **pmode,

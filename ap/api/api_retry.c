@@ -81,13 +81,8 @@ void api_message_retry(struct api_req *r, struct as4_http_req *req, const struct
 	snprintf(detail, sizeof(detail), "failed -> queued (last error %s)%s%s",
 	         rec.last_error_code != NULL ? rec.last_error_code : "none",
 	         why != NULL ? "; reason: " : "", why != NULL ? why : "");
-	as4_diag_init(&d);
-	if (as4_store_audit_append(r->ap->store, r->token->name, "message.retry", rec.message_id,
-	                           detail, &d) != AS4_OK) {
-		/* the re-queueing is durable and in the message's own history */
-		struct as4_log_ctx lc = {rec.message_id, rec.pmode_id, NULL, NULL};
-		as4_log_ctx(AS4_LOG_ERR, &lc, "retry: cannot write the audit entry: %s",
-		            as4_diag_text(&d));
+	if (!api_audit(r, req, "message.retry", rec.message_id, detail)) {
+		/* logged by api_audit; the re-queueing is durable and in the message's history */
 	}
 	/* the admin asks for an attempt now, also when the peer was backing off */
 	as4_diag_init(&d);

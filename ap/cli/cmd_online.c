@@ -413,6 +413,7 @@ static const char messages_usage[] =
         "                [--party ID] [--from-party ID] [--to-party ID] [--original-sender ID]\n"
         "                [--final-recipient ID] [--service S] [--action A] [--conversation-id ID]\n"
         "                [--message-id ID] [--ebms-error EBMS:nnnn] [--gln GLN]\n"
+        "                [--sbdh-instance-id ID] [--medcom-message-id ID]\n"
         "                [--limit N] [--cursor C] [--all]\n"
         "  newest first, a table (or --json: the API's pages); --all follows next_cursor.\n";
 
@@ -432,6 +433,8 @@ static const char *const filter_opts[][2] = {
         {"--message-id", "message_id"},
         {"--ebms-error", "ebms_error"},
         {"--gln", "gln"},
+        {"--sbdh-instance-id", "sbdh_instance_id"},
+        {"--medcom-message-id", "medcom_message_id"},
         {"--limit", "limit"},
 };
 
@@ -518,13 +521,26 @@ static int messages_body(struct online *o, const struct args *a)
 
 int as4ctl_cmd_messages(int argc, char **argv)
 {
-	static const char *const with_value[] = {
-	        "--direction",  "--state",           "--since",
-	        "--until",      "--party",           "--from-party",
-	        "--to-party",   "--original-sender", "--final-recipient",
-	        "--service",    "--action",          "--conversation-id",
-	        "--message-id", "--ebms-error",      "--gln",
-	        "--limit",      "--cursor",          NULL};
+	static const char *const with_value[] = {"--direction",
+	                                         "--state",
+	                                         "--since",
+	                                         "--until",
+	                                         "--party",
+	                                         "--from-party",
+	                                         "--to-party",
+	                                         "--original-sender",
+	                                         "--final-recipient",
+	                                         "--service",
+	                                         "--action",
+	                                         "--conversation-id",
+	                                         "--message-id",
+	                                         "--ebms-error",
+	                                         "--gln",
+	                                         "--sbdh-instance-id",
+	                                         "--medcom-message-id",
+	                                         "--limit",
+	                                         "--cursor",
+	                                         NULL};
 	static const char *const flags[] = {"--all", NULL};
 	return run(argc, argv, "as4ctl messages", with_value, flags, messages_usage, 0, 0,
 	           messages_body);

@@ -107,10 +107,17 @@ def scenario(wd, a, pki, good, bad):
     st, d = call(port, pki, "PUT", "/api/v1/log", TOKENS["admin"], {"level": "debug"},
                  cert=good[0], key=good[1])
     check(st == 200, "an admin change over mTLS")
+    # a participant change goes through the same audit path (api_audit)
+    st, d = call(port, pki, "PUT", "/api/v1/participants/5790001382445", TOKENS["admin"],
+                 {"name": "Clinic C"}, cert=good[0], key=good[1])
+    check(st == 201, "a participant added over mTLS (%s %s)" % (st, d))
     st, d = call(port, pki, "GET", "/api/v1/audit", TOKENS["admin"], cert=good[0], key=good[1])
     who = [e["who"] for e in d["entries"] if e["what"] == "log.level"]
     check(who and who[-1].startswith("it-admin (") and "CN=ap2" in who[-1],
           "the audit records the token and the client certificate: %s" % who)
+    who = [e["who"] for e in d["entries"] if e["what"] == "participant.put"]
+    check(who and who[-1].startswith("it-admin (") and "CN=ap2" in who[-1],
+          "and so for a participant change: %s" % who)
 
     env = dict(os.environ, AS4CTL_URL="https://127.0.0.1:%d" % port, AS4CTL_TOKEN=TOKENS["reader"])
     base = [os.path.join(BIN, "as4ctl"), "status", "--cacert", os.path.join(pki, "ca.pem")]

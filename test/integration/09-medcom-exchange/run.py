@@ -196,6 +196,16 @@ try:
               "search by SBDH InstanceIdentifier")
         check(search(ap2, "medcom_message_id=489de4f2-0d8d-4de2-a7ce-ccb93568799f") ==
               [sent["hco"][0]], "search by MedCom message id")
+    if "hco" in sent:
+        env_ = dict(os.environ, AS4CTL_URL="http://127.0.0.1:%d" % ap2.api_port,
+                    AS4CTL_TOKEN=TOKENS["reader"])
+        env_.pop("AS4CTL_TOKEN_FILE", None)
+        for opt, value in (("--sbdh-instance-id", sent["hco"][1]),
+                           ("--medcom-message-id", "489de4f2-0d8d-4de2-a7ce-ccb93568799f")):
+            p = as4ctl("messages", opt, value, "--json", env=env_)
+            got = [m["message_id"] for m in json.loads(p.stdout)["messages"]] \
+                if p.returncode == 0 else p.stderr
+            check(got == [sent["hco"][0]], "as4ctl messages %s finds it (%s)" % (opt, got))
     st, doc, raw, _ = ap2.api("GET", "/messages?gln=0101010227", role="reader")
     check(st == 400, "a CPR number is no GLN: 400 (%s)" % st)
 
@@ -391,6 +401,12 @@ try:
     check(st == 404, "gone after DELETE (%s)" % st)
     st, body, raw, _ = ap2.api("DELETE", "/participants/" + NOT_SERVED)
     check(st == 404, "DELETE of an unknown participant: 404")
+    st, body, raw, _ = ap2.api("GET", "/audit?limit=1000")
+    entries = [e for e in (body or {}).get("entries", []) if e["what"].startswith("participant.")]
+    check(st == 200 and [(e["what"], e["target"], e["who"]) for e in entries] ==
+          [("participant.put", NOT_SERVED, "it-admin"),
+           ("participant.delete", NOT_SERVED, "it-admin")],
+          "the audit log holds the participant changes with who and target: %s" % entries)
 
     # ---- the same InstanceIdentifier in a new AS4 message: accepted and reported -----------
     if "hco" in sent:
