@@ -55,6 +55,16 @@ void as4_msg_free(struct as4_msg *m)
 	free(m);
 }
 
+void as4_msg_drop_doc(struct as4_msg *m)
+{
+	if (m == NULL) {
+		return;
+	}
+	xmlFreeDoc(m->doc);
+	m->doc = NULL;
+	m->ebms.header = m->ebms.messaging = m->ebms.unit = m->ebms.body = NULL;
+}
+
 const char *as4_msg_ref_id(const struct as4_msg *m)
 {
 	if (m == NULL) {

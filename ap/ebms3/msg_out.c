@@ -338,6 +338,13 @@ static as4_err seal(const struct as4_msg_out_params *p, const struct as4_submiss
 		                    p->limits->max_soap);
 	}
 	as4_blob_take_buf(&o->root.data, &env);
+	/*
+	 * The bytes are all that is sent, resent and stored: the tree goes now, while its nodes
+	 * are still in this core's cache. Freed after the exchange (milliseconds and many other
+	 * messages later) it was 4 % of the sender's time in cache misses.
+	 */
+	xmlFreeDoc(o->doc);
+	o->doc = NULL;
 	o->root.content_type = AS4_SOAP_CONTENT_TYPE;
 	o->root.content_id = as4_arena_sprintf(o->arena, "root.%s", o->message_id);
 	if (o->root.content_id == NULL) {
@@ -570,7 +577,7 @@ bool as4_msg_response_summary(const struct as4_msg *resp, struct as4_store_recei
 {
 	memset(out, 0, sizeof(*out));
 	/* a MIME package would not parse as one envelope: that reader finds it unreadable */
-	if (resp == NULL || resp->doc == NULL || resp->ebms.kind != AS4_UNIT_SIGNAL ||
+	if (resp == NULL || resp->err != AS4_OK || resp->ebms.kind != AS4_UNIT_SIGNAL ||
 	    resp->mime.n_parts != 1 || resp->mime.boundary != NULL ||
 	    resp->mime.parts[0].data.data != resp->body.data ||
 	    resp->mime.parts[0].data.len != resp->body.len) {

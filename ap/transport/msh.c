@@ -423,6 +423,8 @@ void as4_msh_handle(void *ctx, struct as4_http_req *req, const struct as4_blob *
 		refuse(ap, rt, req, msgid, pm->id, err, as4_diag_text(&d), resp);
 		goto out;
 	}
+	/* the tree is done with (Receipt built, record made): free it while it is in cache */
+	as4_msg_drop_doc(m);
 	struct as4_blob *blobs = calloc(m->n_payloads ? m->n_payloads : 1, sizeof(*blobs));
 	if (blobs == NULL) {
 		refuse(ap, rt, req, msgid, pm->id, AS4_E_NOMEM, "out of memory", resp);

@@ -254,6 +254,8 @@ static void try_send(struct as4_ap *ap, struct as4_http_client *http, struct as4
 		/* the bytes stay where resp_msg reads them: the buffer moves, its data does not */
 		a->receipt = res.body;
 		as4_buf_init(&res.body, 0);
+		/* judged: its tree goes now, while it is in cache; what it said stays for settle */
+		as4_msg_drop_doc(resp_msg);
 		a->resp = resp_msg;
 		resp_msg = NULL;
 	}

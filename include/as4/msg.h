@@ -175,6 +175,15 @@ AS4_MUST_CHECK as4_err as4_msg_in_open(const struct as4_msg_in_params *p, struct
 void as4_msg_free(struct as4_msg *m);
 
 /*
+ * Free m's envelope tree once nothing needs it any more (its Receipt is built): m->doc and
+ * the xmlNode pointers of m->ebms become NULL; the strings read from it (arena), the
+ * payloads, the body and the WS-Security result stay. Freeing a tree while its nodes are in
+ * the cache of the thread that just used them is much cheaper than at the end of a request
+ * that waited for a durable commit. NULL ok.
+ */
+void as4_msg_drop_doc(struct as4_msg *m);
+
+/*
  * The MessageId read from the message unit (UserMessage or signal), or NULL when it could not
  * be read: the RefToMessageInError of an Error signal about m. Borrowed from m.
  */
@@ -289,7 +298,7 @@ struct as4_msg_out_params {
 /* A sealed outgoing message: everything the HTTP client and the receipt check need. */
 struct as4_msg_out {
 	struct as4_arena *arena;
-	xmlDoc *doc;            /* the signed envelope */
+	xmlDoc *doc;            /* the envelope while it is built; NULL once sealed (see root) */
 	const char *message_id; /* arena */
 	int64_t timestamp_ms;
 	struct as4_part root;   /* the SOAP envelope (application/soap+xml), serialised */
@@ -357,6 +366,7 @@ AS4_MUST_CHECK as4_err as4_msg_out_check_response(const struct as4_msg_out *sent
  * (no MIME package), its eb:Messaging is what as4_ebms3_parse_bytes() finds in the same bytes
  * with the same limits, so *out (as4_ebms3_receipt_summary(), strings borrowed from resp) lets
  * a reader skip that parse. Returns false, and leaves *out unknown, otherwise (a MIME answer,
- * an answer that was not a readable signal). Thread-safe.
+ * an answer that was not a readable signal or was refused). resp's tree may have been
+ * dropped already (as4_msg_drop_doc). Thread-safe.
  */
 bool as4_msg_response_summary(const struct as4_msg *resp, struct as4_store_receipt_info *out);
